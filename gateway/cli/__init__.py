@@ -1,0 +1,1 @@
+"""The `prepaid-gateway` command line. Each subcommand lives in its own module."""
