@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -17,9 +18,15 @@ from gateway import __version__
 
 # Module names under gateway.cli; each adds one or more subcommands.
 COMMANDS: tuple[str, ...] = (
+    "run",
+    "demo",
     "meter",
     "simulate",
-    "demo",
+    "db",
+    "operator",
+    "outbox",
+    "master_sim",
+    "update",
 )
 
 
@@ -32,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
+        if importlib.util.find_spec(f"gateway.cli.{name}") is None:
+            continue  # a subcommand not built into this version
         module = importlib.import_module(f"gateway.cli.{name}")
         module.register(sub)
     return parser
