@@ -56,9 +56,9 @@ def convert(tp: Any, value: Any, key: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError(key, f"must be a list, got {type(value).__name__}")
         args = get_args(tp)
-        item = args[0] if args else Any
-        items = [convert(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple or tp is tuple else items
+        item: Any = args[0] if args else Any
+        converted = [convert(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(converted) if origin is tuple or tp is tuple else converted
     if origin in (dict, Mapping) or tp is dict:
         if not isinstance(value, dict):
             raise ConfigError(key, f"must be a table, got {type(value).__name__}")
@@ -71,8 +71,8 @@ def convert(tp: Any, value: Any, key: str) -> Any:
         try:
             return tp(value)
         except ValueError:
-            allowed = ", ".join(repr(m.value) for m in tp)
-            raise ConfigError(key, f"must be one of {allowed}, got {value!r}") from None
+            choices = ", ".join(repr(m.value) for m in tp)
+            raise ConfigError(key, f"must be one of {choices}, got {value!r}") from None
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"must be true or false, got {value!r}")

@@ -11,6 +11,7 @@ WILDCARD = "AAAAAAAAAAAA"
 _ALLOWED = frozenset("0123456789A")
 
 
+@lru_cache(maxsize=65536)
 def normalise(address: str) -> str:
     """Upper-case, left-padded to 12 characters; raise on anything but digits and A."""
     text = address.strip().upper()
@@ -24,10 +25,13 @@ def to_wire(address: str) -> bytes:
     return bytes.fromhex(normalise(address))[::-1]
 
 
+@lru_cache(maxsize=65536)
 def from_wire(raw: bytes) -> str:
     return raw[::-1].hex().upper()
 
 
 def matches(pattern: str, address: str) -> bool:
     """Does a request address (possibly with A wildcards) select this meter's address?"""
-    return all(p in ("A", a) for p, a in zip(pattern, address, strict=True))
+    if pattern == address:
+        return True
+    return "A" in pattern and all(p in ("A", a) for p, a in zip(pattern, address, strict=True))

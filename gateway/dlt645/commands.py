@@ -11,7 +11,16 @@ from dataclasses import dataclass
 
 from gateway.dlt645 import address as addr
 from gateway.dlt645 import values as v
-from gateway.dlt645.dataids import DataId, Value, decode_value, di_from_wire, di_to_wire, lookup
+from gateway.dlt645._fast import maker
+from gateway.dlt645.dataids import (
+    BY_DI,
+    DataId,
+    Value,
+    decode_value,
+    di_from_wire,
+    di_to_wire,
+    lookup,
+)
 from gateway.dlt645.errors import (
     ErrFlag,
     FrameError,
@@ -20,7 +29,7 @@ from gateway.dlt645.errors import (
     SerrFlag,
     ValueFormatError,
 )
-from gateway.dlt645.frame import ABNORMAL, DIRECTION, FOLLOWS, Frame, Function
+from gateway.dlt645.frame import ABNORMAL, DIRECTION, FOLLOWS, Frame, Function, make_frame
 
 # 03H security data identifiers (2013 remote-prepaid supplement).
 DI_IDENTITY_AUTH = 0x070000FF
@@ -78,7 +87,9 @@ def bcd_datetime(moment: dt.datetime) -> bytes:
 def parse_bcd_datetime(raw: bytes) -> dt.datetime:
     text = v.digits_decode(raw[:6])
     try:
-        return dt.datetime.strptime(text, "%y%m%d%H%M%S")
+        # Meter years are 20YY; strptime's %y would put 69..99 in the 1900s.
+        yy, mo, dd, hh, mi, ss = (int(text[i : i + 2]) for i in range(0, 12, 2))
+        return dt.datetime(2000 + yy, mo, dd, hh, mi, ss)
     except ValueError:
         raise ValueFormatError(f"not a date-time: {raw.hex(' ').upper()}") from None
 
@@ -87,7 +98,7 @@ def parse_bcd_datetime(raw: bytes) -> dt.datetime:
 
 
 def read_data(address: str, di: int) -> Frame:
-    return Frame(addr.normalise(address), Function.READ, di_to_wire(di))
+    return make_frame(addr.normalise(address), Function.READ, di_to_wire(di))
 
 
 def read_follow(address: str, di: int, seq: int) -> Frame:
@@ -211,6 +222,8 @@ def status_query(address: str, operator: str) -> Frame:
     return _security(address, DI_STATUS_QUERY, operator, b"")
 
 
+_DI_ECHOING = frozenset((Function.READ, Function.READ_FOLLOW, Function.SECURITY))
+
 # --- replies ----------------------------------------------------------------------------------
 
 
@@ -223,7 +236,10 @@ class ReadReply:
     seq: int | None = None
 
     def value(self) -> Value:
-        return decode_value(lookup(self.di), self.raw)
+        return decode_value(BY_DI.get(self.di) or lookup(self.di), self.raw)
+
+
+_make_read_reply = maker(ReadReply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,13 +260,14 @@ class AuthReply:
 
 def matches(request: Frame, reply: Frame) -> bool:
     """Is ``reply`` the answer to ``request``: direction, function, address (and DI for reads)?"""
-    if not reply.from_meter or reply.function != request.function:
+    control = reply.control
+    if not control & DIRECTION or control & 0x1F != request.control & 0x1F:
         return False
-    if not addr.matches(request.address, reply.address):
+    if request.address != reply.address and not addr.matches(request.address, reply.address):
         return False
-    if reply.abnormal:
+    if control & ABNORMAL:
         return True
-    if request.function in (Function.READ, Function.READ_FOLLOW, Function.SECURITY):
+    if control & 0x1F in _DI_ECHOING:
         return reply.data[:4] == request.data[:4]
     return True
 
@@ -269,13 +286,17 @@ def check_reply(request: Frame, reply: Frame) -> Frame:
 
 
 def parse_read(request: Frame, reply: Frame) -> ReadReply:
-    check_reply(request, reply)
+    control = reply.control
+    if control & ABNORMAL or not matches(request, reply):
+        check_reply(request, reply)  # raises the meter's error or a mismatch
     data = reply.data
     if len(data) < 4:
         raise FrameError("read reply without a data identifier", reply.to_bytes(False))
-    if request.function == Function.READ_FOLLOW:
+    if request.control & 0x1F == Function.READ_FOLLOW:
         return ReadReply(reply.address, di_from_wire(data), data[4:-1], reply.has_more, data[-1])
-    return ReadReply(reply.address, di_from_wire(data), data[4:], reply.has_more)
+    return _make_read_reply(
+        reply.address, int.from_bytes(data[:4], "little"), data[4:], bool(control & FOLLOWS), None
+    )
 
 
 def parse_read_address(reply: Frame) -> str:
@@ -289,8 +310,8 @@ def parse_read_address(reply: Frame) -> str:
 def parse_status_query(request: Frame, reply: Frame) -> WalletStatus:
     check_reply(request, reply)
     d = reply.data[4:]
-    if len(d) != 30:
-        raise FrameError(f"status query reply must carry 30 bytes after the DI, got {len(d)}")
+    if len(d) != 26:
+        raise FrameError(f"status query reply must carry 26 bytes after the DI, got {len(d)}")
     return WalletStatus(
         v.binary_decode(d[0:4]), v.binary_decode(d[8:12]), v.digits_decode(d[16:22]), d[22:26]
     )

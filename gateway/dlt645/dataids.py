@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from gateway.dlt645 import values as v
-from gateway.dlt645.errors import UnknownDataId, ValueFormatError
+from gateway.dlt645._fast import maker
+from gateway.dlt645.errors import UnknownDataIdError, ValueFormatError
 from gateway.dlt645.values import Quantity
 
 
@@ -44,7 +45,14 @@ class DataId:
 
 Value = Quantity | str | int | dt.date | dt.time | tuple["Value", ...]
 
-_K, _S, _D, _DATE, _TIME, _W = Kind.NUMBER, Kind.SIGNED, Kind.DIGITS, Kind.DATE, Kind.TIME, Kind.WORD
+_K, _S, _D, _DATE, _TIME, _W = (
+    Kind.NUMBER,
+    Kind.SIGNED,
+    Kind.DIGITS,
+    Kind.DATE,
+    Kind.TIME,
+    Kind.WORD,
+)
 
 TABLE: tuple[DataId, ...] = (
     DataId(0x00000000, "combined_active_total", "Combined active energy", "组合有功总电能", _K, 4, 2, "kWh"),
@@ -100,8 +108,14 @@ TABLE: tuple[DataId, ...] = (
     DataId(0x04000307, "pt_ratio", "PT ratio", "电压互感器变比", _K, 3),
 )  # fmt: skip
 
+_make_quantity = maker(Quantity)
+
 BY_DI: dict[int, DataId] = {d.di: d for d in TABLE}
 BY_NAME: dict[str, DataId] = {d.name: d for d in TABLE}
+# Single scaled numbers with a unit (energies, money, prices): the bulk of all reads.
+_PLAIN_QUANTITIES = frozenset(
+    d.di for d in TABLE if d.kind is Kind.NUMBER and d.unit and d.count == 1
+)
 
 # Status word 3 bits (04000503).
 SW3_RELAY_OPEN = 1 << 4
@@ -126,7 +140,7 @@ def lookup(key: int | str) -> DataId:
                 found = None
     if found is None:
         shown = f"{key:08X}" if isinstance(key, int) else key
-        raise UnknownDataId(f"unknown data identifier {shown}")
+        raise UnknownDataIdError(f"unknown data identifier {shown}")
     return found
 
 
@@ -140,8 +154,14 @@ def di_from_wire(raw: bytes) -> int:
 
 def _decode_one(d: DataId, raw: bytes) -> Value:
     kind = d.kind
+    if kind is Kind.NUMBER and d.unit:
+        return _make_quantity(v.bcd_decode(raw), d.decimals, d.unit)
     if kind is Kind.NUMBER:
-        return Quantity(v.bcd_decode(raw), d.decimals, d.unit) if d.decimals or d.unit else v.bcd_decode(raw)
+        return (
+            Quantity(v.bcd_decode(raw), d.decimals, d.unit)
+            if d.decimals or d.unit
+            else v.bcd_decode(raw)
+        )
     if kind is Kind.SIGNED:
         return Quantity(v.signed_bcd_decode(raw), d.decimals, d.unit)
     if kind is Kind.DIGITS:
@@ -163,6 +183,9 @@ def _decode_one(d: DataId, raw: bytes) -> Value:
 
 def decode_value(d: DataId, raw: bytes) -> Value:
     """Decode a value field (DATA after the DI, +33 already removed)."""
+    if d.di in _PLAIN_QUANTITIES and len(raw) == d.length:
+        # The common case (energies, money) without the generic dispatch.
+        return _make_quantity(v.bcd_decode(raw), d.decimals, d.unit)
     if d.count == 1:
         if len(raw) != d.length and len(raw) not in d.alt_lengths:
             raise ValueFormatError(f"{d.name}: expected {d.length} bytes, got {len(raw)}")

@@ -6,6 +6,7 @@ from gateway.dlt645.errors import FrameError
 from gateway.dlt645.frame import Frame
 
 _MAX_FRAME = 12 + 255
+_decode_at = Frame._decode_at
 
 
 class Deframer:
@@ -26,6 +27,17 @@ class Deframer:
         self._buf.clear()
 
     def feed(self, chunk: bytes) -> list[Frame | FrameError]:
+        if not self._buf:
+            # Fast path: one whole frame in one chunk, the usual case on a quiet bus.
+            n = len(chunk)
+            start = n - len(chunk.lstrip(b"\xfe"))
+            if n - start >= 12 and chunk[start] == 0x68 and chunk[start + 7] == 0x68:
+                length = chunk[start + 9]
+                if n == start + 12 + length:
+                    try:
+                        return [_decode_at(chunk, start, length)]
+                    except FrameError:
+                        pass  # fall through to the general path, which resynchronises
         self._buf += chunk
         out: list[Frame | FrameError] = []
         buf = self._buf
@@ -57,7 +69,7 @@ class Deframer:
                 continue
             out.append(frame)
             self._drop_before(i)
-            del buf[:end - i]
+            del buf[: end - i]
             i = 0
         self._drop_before(i)
         return out

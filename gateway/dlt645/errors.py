@@ -29,7 +29,7 @@ class EndByteError(FrameError):
     code = "E103"
 
 
-class TruncatedFrame(FrameError):
+class TruncatedFrameError(FrameError):
     code = "E104"
 
 
@@ -39,7 +39,7 @@ class ValueFormatError(Dlt645Error):
     code = "E105"
 
 
-class UnknownDataId(Dlt645Error):
+class UnknownDataIdError(Dlt645Error):
     code = "E106"
 
 

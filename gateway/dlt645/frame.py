@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gateway.dlt645 import address as addr
-from gateway.dlt645.errors import ChecksumError, EndByteError, FrameError, TruncatedFrame
+from gateway.dlt645._fast import maker
+from gateway.dlt645.errors import ChecksumError, EndByteError, FrameError, TruncatedFrameError
 
 PREAMBLE = b"\xfe\xfe\xfe\xfe"
 _PLUS33 = bytes((i + 0x33) & 0xFF for i in range(256))
@@ -46,6 +48,13 @@ def minus33(data: bytes) -> bytes:
     return data.translate(_MINUS33)
 
 
+@lru_cache(maxsize=65536)
+def _header(address: str) -> tuple[bytes, int]:
+    """68 A0..A5 68 for an address, with its byte sum (the checksum's constant part)."""
+    header = b"\x68" + addr.to_wire(address) + b"\x68"
+    return header, sum(header)
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One frame. ``address`` is 12 characters (digits, A for wildcard nibbles)."""
@@ -71,33 +80,31 @@ class Frame:
         return bool(self.control & FOLLOWS)
 
     def to_bytes(self, preamble: bool = True) -> bytes:
-        if len(self.data) > 255:
-            raise FrameError(f"DATA of {len(self.data)} bytes exceeds 255")
-        body = (
-            b"\x68"
-            + addr.to_wire(self.address)
-            + b"\x68"
-            + bytes((self.control, len(self.data)))
-            + self.data.translate(_PLUS33)
+        data = self.data
+        length = len(data)
+        if length > 255:
+            raise FrameError(f"DATA of {length} bytes exceeds 255")
+        header, header_sum = _header(self.address)
+        wire = data.translate(_PLUS33)
+        control = self.control
+        tail = bytes(
+            (control, length, *wire, (header_sum + control + length + sum(wire)) & 0xFF, 0x16)
         )
-        tail = bytes((sum(body) & 0xFF, 0x16))
-        return (PREAMBLE + body + tail) if preamble else (body + tail)
+        return (PREAMBLE + header + tail) if preamble else (header + tail)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Frame:
         """Decode exactly one frame (leading FE bytes allowed); raise FrameError otherwise."""
-        start = 0
         n = len(raw)
-        while start < n and raw[start] == 0xFE:
-            start += 1
+        start = n - len(raw.lstrip(b"\xfe"))
         if n - start < 12:
-            raise TruncatedFrame("frame shorter than 12 bytes", raw)
+            raise TruncatedFrameError("frame shorter than 12 bytes", raw)
         if raw[start] != 0x68 or raw[start + 7] != 0x68:
             raise FrameError("no 68 ... 68 frame header", raw)
         length = raw[start + 9]
         end = start + 10 + length
         if n < end + 2:
-            raise TruncatedFrame(f"frame announces {length} data bytes but is cut short", raw)
+            raise TruncatedFrameError(f"frame announces {length} data bytes but is cut short", raw)
         if n > end + 2:
             raise FrameError(f"{n - end - 2} bytes after the end of the frame", raw)
         return cls._decode_at(raw, start, length)
@@ -111,8 +118,10 @@ class Frame:
                 f"checksum {raw[end]:02X} should be {checksum:02X}", bytes(raw[start : end + 2])
             )
         if raw[end + 1] != 0x16:
-            raise EndByteError(f"end byte {raw[end + 1]:02X} is not 16", bytes(raw[start : end + 2]))
-        return cls(
+            raise EndByteError(
+                f"end byte {raw[end + 1]:02X} is not 16", bytes(raw[start : end + 2])
+            )
+        return _make_frame(
             addr.from_wire(bytes(raw[start + 1 : start + 7])),
             raw[start + 8],
             bytes(raw[start + 10 : end]).translate(_MINUS33),
@@ -126,3 +135,12 @@ class Frame:
             fn = f"{self.function:02X}H"
         flags = ("reply" if self.from_meter else "request") + (" abnormal" if self.abnormal else "")
         return f"{self.address} {fn} {flags} C={self.control:02X} data={self.data.hex(' ').upper()}"
+
+
+# Hot-path constructor (validated callers only): see _fast.py.
+_make_frame = maker(Frame)
+
+
+def make_frame(address: str, control: int, data: bytes) -> Frame:
+    """Build a Frame from an already-normalised address (codec-internal fast path)."""
+    return _make_frame(address, control, data)

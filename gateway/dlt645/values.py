@@ -34,10 +34,13 @@ class Quantity:
 
 def bcd_decode(data: bytes) -> int:
     """Unsigned BCD, low byte first."""
-    text = data[::-1].hex()
-    if not _HEX_DIGITS.issuperset(text):
-        raise ValueFormatError(f"not BCD: {data.hex(' ').upper()}")
-    return int(text) if text else 0
+    if not data:
+        return 0
+    try:
+        # hex() yields only 0-9a-f, so int() rejects exactly the non-BCD nibbles.
+        return int(data[::-1].hex())
+    except ValueError:
+        raise ValueFormatError(f"not BCD: {data.hex(' ').upper()}") from None
 
 
 def bcd_encode(value: int, length: int) -> bytes:

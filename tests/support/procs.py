@@ -1,6 +1,7 @@
-"""Start and stop the real programs tests use (socat, pcscd, mosquitto, ...).
+"""Start and stop the real programs tests use (socat, pcscd, mosquitto and the like).
 
-A missing program is a failure, never a skip: the test command installs them (scripts/install-deps.sh).
+A missing program is a failure, never a skip: the test command installs them
+(scripts/install-deps.sh).
 """
 
 from __future__ import annotations

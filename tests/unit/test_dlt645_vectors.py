@@ -22,7 +22,9 @@ def test_read_address_broadcast() -> None:
 def test_read_address_reply() -> None:
     reply = Frame.from_bytes(h("68 01 00 00 00 00 00 68 93 06 34 33 33 33 33 33 9D 16"))
     assert c.parse_read_address(reply) == "000000000001"
-    assert reply.to_bytes(preamble=False) == h("68 01 00 00 00 00 00 68 93 06 34 33 33 33 33 33 9D 16")
+    assert reply.to_bytes(preamble=False) == h(
+        "68 01 00 00 00 00 00 68 93 06 34 33 33 33 33 33 9D 16"
+    )
 
 
 def test_read_meter_number_request_and_reply() -> None:
