@@ -53,7 +53,7 @@ def pty_pair(directory: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes
     socat = require("socat")
     a, b = directory / "gw-tty", directory / "meter-tty"
     proc = subprocess.Popen(
-        [socat, "-d0", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+        [socat, f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
