@@ -109,6 +109,11 @@ def run_one(baud: int, workdir: Path) -> dict[str, float]:
     }
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from codec import TARGET as CODEC_TARGET  # noqa: E402  (a sibling script, not a package)
+from codec import codec_pairs_per_s  # noqa: E402
+
+
 def main() -> None:
     result: dict[str, object] = {
         "meters": METERS,
@@ -118,6 +123,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for baud in (2400, 9600):
             result.update(run_one(baud, Path(tmp)))
+    rate = codec_pairs_per_s()
+    result["codec_pairs_per_s"] = round(rate)
+    result["codec_ratio_to_target"] = round(rate / CODEC_TARGET, 2)
     print(json.dumps(result))
 
 

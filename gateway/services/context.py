@@ -9,8 +9,8 @@ from gateway.billing import Tariff, tariff_from_json_dict
 from gateway.billing.tariff import period_start
 from gateway.services.errors import ServiceError
 from gateway.siteclock import SiteClock
-from gateway.store.clock import from_text, to_text
 from gateway.store import customers, ledger, meters, metertypes, tariffs
+from gateway.store.clock import from_text, to_text
 from gateway.store.conn import Conn
 from gateway.store.customers import Account, Customer
 from gateway.store.meters import Meter
