@@ -107,7 +107,7 @@ def fail(c: Conn, vend_id: int, error: str, actor: Actor, action: str) -> Vend:
         operator_name=actor.name,
         target=f"vend:{vend_id}",
         detail={"error": error},
-        result="failed",
+        result="error",
         error_code=error.split(" ", 1)[0][:8] if error else None,
     )
     return vend

@@ -253,9 +253,9 @@ class Refunds:
                     "remaining_fen": 0, "overdraft_fen": 0, "fee_fen": fee_fen,
                     "valuation": {"kind": "energy_fifo"}}  # fmt: skip
         money = money_refund(status.remaining, overdraft=overdraft, fees=fee_fen)
-        return {"payout_fen": money.payout, "owed_fen": money.owed, "remaining_fen": status.remaining,
-                "remaining_cwh": 0, "overdraft_fen": overdraft, "fee_fen": fee_fen,
-                "valuation": {"kind": "money"}}  # fmt: skip
+        return {"payout_fen": money.payout, "owed_fen": money.owed,
+                "remaining_fen": status.remaining, "remaining_cwh": 0, "overdraft_fen": overdraft,
+                "fee_fen": fee_fen, "valuation": {"kind": "money"}}  # fmt: skip
 
     async def _read(self, driver: MeterDriver) -> WalletState:
         try:

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 MAX_AMOUNT_FEN = 99_999_999  # 999 999.99 yuan: what a meter register holds
 _REFUSAL_CODE = {VendKind.OPEN: "E001", VendKind.REPLACEMENT: "E005"}
+PURCHASE_KINDS = frozenset({VendKind.OPEN, VendKind.DAILY, VendKind.REPLACEMENT})
 
 
 @dataclass(frozen=True)
@@ -429,7 +430,12 @@ class Vending:
     async def settle(self, vend_id: int, *, repeated: bool = False) -> SaleResult:
         """Drive one unfinished comm vend to an end if the meter answers (start-up, retries)."""
         vend = await self.db.read(vends.get, vend_id)
-        if vend.finished or vend.channel is not VendChannel.COMM or vend.meter_id is None:
+        if (
+            vend.finished
+            or vend.channel is not VendChannel.COMM
+            or vend.kind not in PURCHASE_KINDS
+            or vend.meter_id is None
+        ):
             return result_of(vend, repeated=repeated)
         meter = await self.db.read(meter_repo.get, vend.meter_id)
         meter_type = await self.db.read(metertypes.get, meter.type_id)
@@ -463,6 +469,6 @@ class Vending:
         pending = await self.db.read(vends.unfinished)
         results = []
         for vend in pending:
-            if vend.channel is VendChannel.COMM:
+            if vend.channel is VendChannel.COMM and vend.kind in PURCHASE_KINDS:
                 results.append(await self.settle(vend.id))
         return results

@@ -14,6 +14,7 @@ from gateway.demo.seed import SeededSite, seed_site
 from gateway.link.config import BusConfig
 from gateway.link.registry import Buses
 from gateway.services.meter_access import BusMeterAccess
+from gateway.services import Services
 from gateway.services.vending import Vending
 from gateway.simulator.endpoint import SimulatedBus
 from gateway.simulator.meter import VirtualMeter
@@ -38,8 +39,15 @@ class Site:
     meters: dict[str, VirtualMeter]
     buses: Buses
     access: BusMeterAccess
-    vending: Vending
+    services: Services
     seeded: SeededSite
+
+    @property
+    def vending(self) -> Vending:
+        return self.services.vending
+
+    def meter_id(self, address: str) -> int:
+        return next(m.meter_id for m in self.seeded.meters if m.address == address)
 
     def meter(
         self, kind: str, index: int = 0, *, with_account: bool = True
@@ -71,16 +79,17 @@ async def running_site(tmp_path: Path, *, reply_delay_ms: int = 0) -> AsyncItera
     }
     sim = SimulatedBus(
         list(virtual.values()), wire_timing=False, reply_delay_ms=reply_delay_ms,
-        clock=lambda: clock.local_now(),
+        clock=clock.local_now,
     )  # fmt: skip
     port = _free_port()
     server = await sim.serve_tcp("127.0.0.1", port)
     buses = Buses([BusConfig(name=BUS, kind="tcp", port=f"127.0.0.1:{port}", reply_window_ms=1000)])
     await buses.start()
     access = BusMeterAccess(buses, clock=clock.local_now)
-    vending = Vending(db, access, clock, settle_pause_s=0.05)
+    services = Services(db, access, clock)
+    services.vending.settle_pause_s = 0.05
     try:
-        yield Site(db, clock, sim, virtual, buses, access, vending, seeded)
+        yield Site(db, clock, sim, virtual, buses, access, services, seeded)
     finally:
         await buses.close()
         server.close()
