@@ -1,0 +1,1 @@
+"""The composition root: configuration, and the running gateway assembled from every part."""

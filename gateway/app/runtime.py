@@ -1,0 +1,204 @@
+"""The running gateway: every part started in order, stopped in reverse, health fed to systemd.
+
+Start order, and why: the database first (nothing is sold without the ledger), then the buses,
+then recovery of unfinished vends (before any new sale can target the same meter), then the
+cloud link, the poller, the panel and finally the web UI; READY=1 goes to systemd only once all
+of that answers. The watchdog pings only while the event loop is responsive and the database
+and buses are up, so a wedged gateway is restarted by systemd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from aiohttp import web
+
+from gateway import __version__
+from gateway.app.cloud_commands import CloudCommands
+from gateway.app.config import GatewayConfig
+from gateway.appliance.sdnotify import Notifier
+from gateway.appliance.watchdog import LoopWatchdog
+from gateway.link.registry import Buses
+from gateway.link.trace import Direction, TraceEvent
+from gateway.meters.mac import build_mac_providers
+from gateway.services import Services
+from gateway.services.meter_access import BusMeterAccess
+from gateway.siteclock import SiteClock
+from gateway.store import auth
+from gateway.store.database import Database
+from gateway.sync.client import SyncClient
+from web.app import create_app
+from web.frames import FrameEvent, FrameFeed
+from web.security.tls import load_context
+
+log = logging.getLogger(__name__)
+
+RECOVERY_INTERVAL_S = 60.0
+
+
+@dataclass
+class Gateway:
+    config: GatewayConfig
+    clock: SiteClock = field(default_factory=SiteClock)
+    notifier: Notifier = field(default_factory=Notifier.from_env)
+    extra_routes: list[Any] = field(default_factory=list)
+    db: Database | None = None
+    buses: Buses | None = None
+    services: Services | None = None
+    frames: FrameFeed = field(default_factory=FrameFeed)
+    sync: SyncClient | None = None
+    web_runner: web.AppRunner | None = None
+    urls: list[str] = field(default_factory=list)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _sync_conn: aiosqlite.Connection | None = None
+    _remove_trace: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        cfg = self.config
+        self.notifier.status("opening database")
+        self.db = db = await Database.open(cfg.database.path, clock=self.clock.now)
+        created = await auth.initialise(db)
+        if created is not None:
+            log.warning("fresh installation: log in as %s / 00000000 and change it", created.name)
+        self.notifier.status("starting buses")
+        self.buses = buses = Buses(cfg.buses)
+        await buses.start()
+        self._remove_trace = buses.add_trace_hook(self._on_frame)
+        access = BusMeterAccess(
+            buses, macs=build_mac_providers(cfg.mac_providers), clock=self.clock.local_now
+        )
+        self.services = services = Services(db, access, self.clock)
+        self.notifier.status("settling unfinished vends")
+        await self._recover()
+        self._tasks.append(asyncio.create_task(self._recovery_loop(), name="vend-recovery"))
+        if cfg.mqtt.enabled:
+            self._sync_conn = await aiosqlite.connect(cfg.database.path)
+            self.sync = SyncClient(cfg.mqtt, self._sync_conn, handler=CloudCommands(services))
+            self._tasks.append(asyncio.create_task(self.sync.run(), name="mqtt-sync"))
+        await self._start_web()
+        watchdog = LoopWatchdog.for_service(self.notifier, checks={"database": self._db_ok})
+        if watchdog is not None:
+            self._tasks.append(asyncio.create_task(watchdog.run(), name="watchdog"))
+        self.notifier.ready(f"serving {', '.join(self.urls)}")
+        log.info("prepaid-gateway %s ready: %s", __version__, ", ".join(self.urls))
+
+    def _db_ok(self) -> bool:
+        return self.db is not None
+
+    async def _recover(self) -> None:
+        assert self.services is not None
+        try:
+            await self.services.recover()
+        except Exception:  # a meter or bus problem must not stop the gateway from starting
+            log.exception("vend recovery failed; it is retried every %ss", RECOVERY_INTERVAL_S)
+
+    async def _recovery_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RECOVERY_INTERVAL_S)
+            await self._recover()
+            if self.sync is not None:
+                self.sync.notify()
+
+    def _on_frame(self, event: TraceEvent) -> None:
+        frame = event.frame
+        self.frames.publish(
+            FrameEvent(
+                at=dt.datetime.now(dt.UTC),
+                direction=event.direction.value,  # type: ignore[arg-type]
+                channel=event.bus,
+                data=event.raw.hex(" ").upper() if event.raw else (event.error or event.note),
+                meter=frame.address if frame is not None else "",
+                note=(frame.describe() if frame is not None else "")
+                + (
+                    f" !! {event.error}"
+                    if event.error and event.direction != Direction.ERROR
+                    else ""
+                ),
+            )
+        )
+
+    async def _start_web(self) -> None:
+        assert self.db is not None
+        cfg = self.config.web
+        app = create_app(
+            self.db,
+            config=cfg,
+            clock=self.clock.now,
+            services=self.services,
+            frames=self.frames,
+            work_dir=Path(self.config.database.path).parent,
+            extra_routes=self.extra_routes,
+        )
+        self.web_runner = runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        context: ssl.SSLContext | None = None
+        if cfg.tls:
+            context, _ = await load_context(cfg, self.clock.now())
+        site = web.TCPSite(runner, cfg.host, cfg.port, ssl_context=context)
+        await site.start()
+        scheme = "https" if cfg.tls else "http"
+        shown = "localhost" if cfg.host in ("0.0.0.0", "127.0.0.1", "::") else cfg.host
+        self.urls.append(f"{scheme}://{shown}:{cfg.port}/")
+        if cfg.tls and cfg.redirect_port:
+            redirect = web.Application()
+            redirect.router.add_route("*", "/{tail:.*}", _redirect_to(cfg.port))
+            redirect_runner = web.AppRunner(redirect, access_log=None)
+            await redirect_runner.setup()
+            await web.TCPSite(redirect_runner, cfg.host, cfg.redirect_port).start()
+            self._tasks.append(asyncio.create_task(_hold(redirect_runner), name="http-redirect"))
+
+    async def stop(self) -> None:
+        self.notifier.stopping("shutting down")
+        if self.sync is not None:
+            await self.sync.stop()
+        for task in reversed(self._tasks):
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.web_runner is not None:
+            await self.web_runner.cleanup()
+        if self._remove_trace is not None:
+            self._remove_trace()
+        if self.buses is not None:
+            await self.buses.close()
+        if self._sync_conn is not None:
+            await self._sync_conn.close()
+        if self.db is not None:
+            await self.db.close()
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await self.start()
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+def _redirect_to(port: int) -> Callable[[web.Request], Any]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        host = request.host.split(":", 1)[0]
+        raise web.HTTPPermanentRedirect(f"https://{host}:{port}{request.path_qs}")
+
+    return handler
+
+
+async def _hold(runner: web.AppRunner) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
