@@ -7,7 +7,7 @@ profile=${1:-demo}
 # the PC/SC daemon, fonts for the OLED mirror.
 base=(python3-venv python3-dev gcc swig libpcsclite-dev pcscd fonts-unifont fonts-wqy-zenhei socat openssl)
 # What the tests start for real: virtual reader, broker, browser, systemd's analyzer, shellcheck.
-test=(vsmartcard-vpcd pcsc-tools mosquitto mosquitto-clients chromium systemd shellcheck)
+test=(vsmartcard-vpcd pcsc-tools mosquitto mosquitto-clients chromium systemd shellcheck nodejs)
 pkgs=("${base[@]}")
 [ "$profile" = test ] && pkgs+=("${test[@]}")
 

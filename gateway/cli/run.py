@@ -9,6 +9,8 @@ import sys
 from gateway.app import config as gateway_config
 from gateway.typedconfig import ConfigError
 
+EX_CONFIG = 78
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
@@ -32,7 +34,9 @@ def _run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as exc:
         print(f"E001C configuration: {exc}", file=sys.stderr)
         print("  fix the file and run `prepaid-gateway run --check --config FILE`", file=sys.stderr)
-        return 1
+        # EX_CONFIG: the unit's RestartPreventExitStatus stops systemd from restarting (and at
+        # the start limit, rebooting) a gateway that can only fail the same way again.
+        return EX_CONFIG
     if args.check:
         print(f"{args.config}: ok ({len(config.buses)} bus(es))")
         return 0
