@@ -24,13 +24,17 @@ import aiosqlite
 from aiohttp import web
 
 from gateway import __version__
+from gateway.app import web_extras
 from gateway.app.cloud_commands import CloudCommands
 from gateway.app.config import GatewayConfig
+from gateway.app.panel_backend import ServicesPanelBackend
+from gateway.app.status import Snapshot, StatusBoard, read_counts
 from gateway.appliance.sdnotify import Notifier
 from gateway.appliance.watchdog import LoopWatchdog
 from gateway.link.registry import Buses
 from gateway.link.trace import Direction, TraceEvent
 from gateway.meters.mac import build_mac_providers
+from gateway.panel.service import Panel
 from gateway.services import Services
 from gateway.services.meter_access import BusMeterAccess
 from gateway.siteclock import SiteClock
@@ -44,6 +48,7 @@ from web.security.tls import load_context
 log = logging.getLogger(__name__)
 
 RECOVERY_INTERVAL_S = 60.0
+STATUS_INTERVAL_S = 2.0
 
 
 @dataclass
@@ -59,6 +64,8 @@ class Gateway:
     sync: SyncClient | None = None
     web_runner: web.AppRunner | None = None
     urls: list[str] = field(default_factory=list)
+    status: StatusBoard = field(default_factory=StatusBoard)
+    panel: Panel | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _sync_conn: aiosqlite.Connection | None = None
     _remove_trace: Callable[[], None] | None = None
@@ -85,12 +92,53 @@ class Gateway:
             self._sync_conn = await aiosqlite.connect(cfg.database.path)
             self.sync = SyncClient(cfg.mqtt, self._sync_conn, handler=CloudCommands(services))
             self._tasks.append(asyncio.create_task(self.sync.run(), name="mqtt-sync"))
+        await self._start_panel()
+        self._tasks.append(asyncio.create_task(self._status_loop(), name="status"))
         await self._start_web()
         watchdog = LoopWatchdog.for_service(self.notifier, checks={"database": self._db_ok})
         if watchdog is not None:
             self._tasks.append(asyncio.create_task(watchdog.run(), name="watchdog"))
         self.notifier.ready(f"serving {', '.join(self.urls)}")
         log.info("prepaid-gateway %s ready: %s", __version__, ", ".join(self.urls))
+
+    async def _start_panel(self) -> None:
+        cfg = self.config.panel
+        if not cfg.enabled or self.services is None:
+            return
+        backend = ServicesPanelBackend(self.services, cfg.relay_pin_hash)
+        self.panel = Panel(cfg, backend, use_gpio=cfg.driver != "dummy")
+        try:
+            await self.panel.start()
+        except Exception:  # the panel is a convenience: never let it stop the gateway
+            log.exception("front panel failed to start; running without it")
+            self.panel = None
+
+    async def _status_loop(self) -> None:
+        site = self.config.site.name or self.config.site.id
+        while True:
+            try:
+                await self._refresh_status()
+                if self.panel is not None:
+                    self.panel.update(self.status.panel_state(site, self.config.panel.language))
+            except Exception:
+                log.exception("status refresh failed")
+            await asyncio.sleep(STATUS_INTERVAL_S)
+
+    async def _refresh_status(self) -> None:
+        assert self.db is not None
+        total, outbox, last = await self.db.read(read_counts)
+        self.status.snapshot = Snapshot(
+            at=self.clock.now(),
+            meters_total=total,
+            meters_online=self.meters_online(),
+            outbox_depth=outbox,
+            last_sale=last,
+            cloud=self.sync.state if self.sync is not None else None,
+            mqtt_enabled=self.config.mqtt.enabled,
+        )
+
+    def meters_online(self) -> int | None:
+        return None  # the poller reports it once it runs
 
     def _db_ok(self) -> bool:
         return self.db is not None
@@ -137,8 +185,10 @@ class Gateway:
             services=self.services,
             frames=self.frames,
             work_dir=Path(self.config.database.path).parent,
-            extra_routes=self.extra_routes,
+            status=self.status,
+            extra_routes=[web_extras.routes, *self.extra_routes],
         )
+        app[web_extras.PANEL] = self.panel
         self.web_runner = runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         context: ssl.SSLContext | None = None
@@ -168,6 +218,9 @@ class Gateway:
                 await task
         if self.web_runner is not None:
             await self.web_runner.cleanup()
+        if self.panel is not None:
+            with contextlib.suppress(Exception):
+                await self.panel.stop()
         if self._remove_trace is not None:
             self._remove_trace()
         if self.buses is not None:

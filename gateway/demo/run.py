@@ -13,6 +13,7 @@ from gateway.app.config import DatabaseConfig, GatewayConfig, SiteConfig
 from gateway.app.runtime import Gateway
 from gateway.demo.seed import SeededSite, seed_site
 from gateway.link.config import BusConfig
+from gateway.panel.config import PanelConfig
 from gateway.services.actor import SYSTEM
 from gateway.services.errors import ServiceError
 from gateway.simulator import state as sim_state
@@ -108,6 +109,7 @@ async def run_demo(directory: Path, port: int, accelerate: int) -> None:
         buses=(BusConfig(name=BUS, kind="tcp", port=f"127.0.0.1:{sim_port}", baud=9600),),
         web=WebConfig(host="127.0.0.1", port=port, tls=False, redirect_port=0,
                       tls_dir=str(directory / "tls")),
+        panel=PanelConfig(driver="dummy"),  # no OLED here: the web UI shows its mirror
     )  # fmt: skip
     gateway = Gateway(config, clock=clock)
     stop = asyncio.Event()

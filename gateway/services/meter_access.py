@@ -43,7 +43,7 @@ def driver_profile(meter_type: MeterType) -> DriverProfile:
         password_level=f"{p.password_level:02d}",
         password=p.password.upper(),
         operator=p.operator_code.upper(),
-        relay_form=p.relay_form,
+        relay_form="level98" if p.relay_form == "level98" else "plaintext",
         security_layout="bcd" if p.recharge_layout == "bcd" else "binary",
         mac_provider=_MAC_NAMES.get(p.mac_provider, p.mac_provider),
         wallet=wallet,

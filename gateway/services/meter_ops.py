@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway.dlt645.commands import RelayAction
 from gateway.dlt645.dataids import format_value
+from gateway.dlt645.values import Quantity
 from gateway.link.errors import LinkError
 from gateway.meters.errors import MeterDriverError, MeterRefusedError, ReadbackMismatchError
 from gateway.services.actor import Actor
@@ -46,6 +47,8 @@ class MeterParameters:
     values: dict[str, str]  # DI name → exact text (decimals, digits)
     relay: str
     errors: dict[str, str]  # DI name → why it could not be read
+    scaled: dict[str, int]  # numeric registers in their smallest unit (fen, 0.01 kWh, count)
+    relay_open: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -69,24 +72,32 @@ class MeterOps:
         driver = self.access.driver(meter, meter_type)
         names = ENERGY_PARAMETERS if str(meter_type.value_kind) == "energy" else PARAMETERS
         values: dict[str, str] = {}
+        scaled: dict[str, int] = {}
         errors: dict[str, str] = {}
         relay = ""
+        relay_open: bool | None = None
         async with self.vending.lock(meter.id):
             for name in names:
                 try:
-                    values[name] = format_value(await driver.read(name))
+                    value = await driver.read(name)
+                    values[name] = format_value(value)
+                    if isinstance(value, Quantity):
+                        scaled[name] = value.scaled
+                    elif isinstance(value, int):
+                        scaled[name] = value
                 except (LinkError, MeterDriverError) as exc:
                     errors[name] = f"{getattr(exc, 'code', 'E')} {exc}"
                     if isinstance(exc, LinkError):
                         break  # the meter is not answering at all: stop asking
             if "status_word_3" in values:
                 try:
-                    relay = (await driver.relay_state()).describe()
+                    state = await driver.relay_state()
+                    relay, relay_open = state.describe(), state.relay_open
                 except (LinkError, MeterDriverError) as exc:
                     errors["relay"] = str(exc)
         if not values:
             raise ServiceError("E507", next(iter(errors.values()), "no answer"))
-        return MeterParameters(meter.address, values, relay, errors)
+        return MeterParameters(meter.address, values, relay, errors, scaled, relay_open)
 
     async def verify_address(self, actor: Actor, meter_id: int) -> bool:
         """【读表地址】: does a meter answer at this address?"""
