@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
+import sys
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,16 @@ def _demo(args: argparse.Namespace) -> int:
     from gateway.demo.run import run_demo
 
     logging.getLogger().setLevel(logging.INFO)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(Path(args.dir), args.port, args.accelerate))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo(Path(args.dir), args.port, args.accelerate))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"port {args.port} is already in use (another demo?): stop it, or choose "
+                f"another port with --port",
+                file=sys.stderr,
+            )
+            return 1
+        raise
     return 0
