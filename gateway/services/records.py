@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.billing.units import format_yuan
+from gateway.services import crashpoints
 from gateway.services.actor import Actor
 from gateway.services.context import AccountContext, load
 from gateway.siteclock import SiteClock
@@ -19,7 +20,7 @@ from gateway.store.conn import Conn
 from gateway.store.ledger import LedgerKind, NewEntry
 from gateway.store.receipts import NewReceipt, ReceiptKind
 from gateway.store.replacements import NewReplacement
-from gateway.store.vends import Vend, VendKind, VendState
+from gateway.store.vends import Vend, VendChannel, VendKind, VendState
 from gateway.sync.outbox import add_event
 
 CHANNELS = {"web": "web", "panel": "panel", "cloud": "mqtt", "system": "web"}
@@ -78,20 +79,34 @@ def create_vend(c: Conn, new: vends.NewVend) -> tuple[Vend, bool]:
     purchase count n+1 and book it twice.
     """
     if new.meter_id is not None and new.count_target is not None:
+        # Any unresolved vend on the meter may own the next count (its outcome is not known
+        # yet), and a settled one owns its own: both refuse a new vend until settled.
         clash = c.one(
-            "SELECT id, idempotency_key FROM vends WHERE meter_id = ? AND count_target = ? "
-            "AND channel <> 'gateway_wallet' AND state <> 'failed' AND idempotency_key <> ?",
-            (new.meter_id, new.count_target, new.idempotency_key),
+            "SELECT id, idempotency_key FROM vends WHERE meter_id = ? "
+            "AND channel <> 'gateway_wallet' AND idempotency_key <> ? "
+            "AND (state IN ('pending', 'sent', 'uncertain') "
+            "OR (count_target = ? AND state <> 'failed'))",
+            (new.meter_id, new.idempotency_key, new.count_target),
         )
         if clash is not None:
             from gateway.services.errors import ServiceError
 
             raise ServiceError(
                 "E506",
-                f"vend {clash['id']} already owns purchase count {new.count_target} of this meter",
+                f"vend {clash['id']} on this meter is not settled yet (it may own purchase "
+                f"count {new.count_target}); it is settled when the meter answers",
                 vend_id=int(clash["id"]),
             )
     return vends.create(c, new)
+
+
+def unfinished_for_meter(c: Conn, meter_id: int) -> list[Vend]:
+    """Comm and card vends on a meter whose outcome is not settled yet, oldest first."""
+    return [
+        v
+        for v in vends.unfinished(c)
+        if v.meter_id == meter_id and v.channel is not VendChannel.GATEWAY_WALLET
+    ]
 
 
 def mark(c: Conn, /, vend_id: int, to: VendState, error: str | None = None, **result: Any) -> Vend:
@@ -174,6 +189,7 @@ def confirm(c: Conn, vend_id: int, clock: SiteClock, *, count_after: int | None)
             ),
         )
         sale_id = sale.id
+        crashpoints.reached("confirm.sale_row")
     content = receipt_content(
         c,
         ctx,
@@ -200,6 +216,7 @@ def confirm(c: Conn, vend_id: int, clock: SiteClock, *, count_after: int | None)
             content=content,
         ),
     )
+    crashpoints.reached("confirm.receipt")
     vends.transition(
         c,
         vend_id,
@@ -210,6 +227,7 @@ def confirm(c: Conn, vend_id: int, clock: SiteClock, *, count_after: int | None)
             "receipt_number": receipt.number,
         },
     )
+    crashpoints.reached("confirm.state")
     oplog.append(
         c,
         _ACTION[vend.kind],
@@ -246,6 +264,7 @@ def confirm(c: Conn, vend_id: int, clock: SiteClock, *, count_after: int | None)
         if req.get("command_id"):
             payload["command_id"] = str(req["command_id"])
         add_event(c, "sales", payload, c.now())
+    crashpoints.reached("confirm.events")
     return SaleRecord(vend_id, sale_id or 0, receipt.number)
 
 

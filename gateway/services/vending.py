@@ -30,7 +30,7 @@ from gateway.meters.errors import (
     RechargeOutcomeUnknownError,
     RechargeRefusedError,
 )
-from gateway.services import records
+from gateway.services import crashpoints, records
 from gateway.services.actor import Actor
 from gateway.services.context import AccountContext, load
 from gateway.services.errors import ServiceError
@@ -183,6 +183,7 @@ class Vending:
                          "overdraft": overdraft}  # fmt: skip
         if comp_fen < 0 or comp_cwh < 0:
             raise ServiceError("E502", "compensation must not be negative", field="compensation")
+        await self._settle_meter(new_meter.id)
         async with self.lock(new_meter.id):
             driver = self.meters.driver(new_meter, new_type)
             status = await self._read_wallet(driver)
@@ -231,7 +232,11 @@ class Vending:
         ctx = await self.db.read(load, account_id, self.clock)
         if ctx.gateway_wallet:
             raise ServiceError("E512", "gateway-wallet accounts are sold through GatewayWallet")
+        await self._settle_meter(ctx.meter.id)
         async with self.lock(ctx.meter.id):
+            # Priced from a snapshot taken under the lock: a sale that just finished on this
+            # account has moved the tier position and the remainder.
+            ctx = await self.db.read(load, account_id, self.clock)
             driver = self.meters.driver(ctx.meter, ctx.meter_type)
             status = await self._read_wallet(driver)
             if kind is VendKind.OPEN:
@@ -260,6 +265,12 @@ class Vending:
             )  # fmt: skip
             vend = await self._create(new)
             return await self._send(vend, driver)
+
+    async def _settle_meter(self, meter_id: int) -> None:
+        """A vend still unresolved on this meter may own its next purchase count: settle it
+        before a new sale reads the count (the database refuses the new vend otherwise)."""
+        for vend in await self.db.read(records.unfinished_for_meter, meter_id):
+            await self.settle(vend.id)
 
     def _convert(self, ctx: AccountContext, amount_fen: int) -> tuple[int, int | None]:
         """Energy for energy wallets (tiers walked from the period's use), with the remainder."""
@@ -338,6 +349,7 @@ class Vending:
         vend, created = await self.db.write(records.create_vend, new)
         if not created:
             raise ServiceError("E513", f"vend {vend.id} has this key", vend_id=vend.id)
+        crashpoints.reached("vend.pending")
         return vend
 
     async def _read_wallet(self, driver: MeterDriver) -> WalletState:
@@ -349,6 +361,7 @@ class Vending:
     async def _send(self, vend: Vend, driver: MeterDriver, attempt: int = 0) -> SaleResult:
         if vend.state is VendState.PENDING or vend.state is VendState.UNCERTAIN:
             vend = await self.db.write(records.mark, vend.id, VendState.SENT)
+        crashpoints.reached("vend.sent")
         req = vend.request
         target = vend.count_target
         assert target is not None
@@ -375,18 +388,21 @@ class Vending:
                 raise ServiceError("E507", str(exc), vend_id=vend.id) from exc
             code = getattr(exc, "code", "E133")
             vend = await self.db.write(records.mark, vend.id, VendState.UNCERTAIN, f"{code} {exc}")
+            crashpoints.reached("vend.uncertain")
             return await self._resolve(vend, driver, attempt)
         except MeterDriverError as exc:
             await self.db.write(
                 records.fail, vend.id, f"{exc.code} {exc}", records.actor_of(vend), "sale.error"
             )
             raise ServiceError("E507", str(exc), vend_id=vend.id) from exc
+        crashpoints.reached("vend.replied")
         if outcome is RechargeOutcome.ALREADY_APPLIED:
             log.info("vend %s: meter reports count %s already credited", vend.id, target)
         return await self._confirm(vend.id, target)
 
     async def _confirm(self, vend_id: int, count_after: int | None) -> SaleResult:
         await self.db.write(records.confirm, vend_id, self.clock, count_after=count_after)
+        crashpoints.reached("vend.confirmed")
         return result_of(await self.db.read(vends.get, vend_id))
 
     async def _resolve(self, vend: Vend, driver: MeterDriver, attempt: int) -> SaleResult:
@@ -404,6 +420,7 @@ class Vending:
                 "E506", f"vend {vend.id}: the meter does not answer", vend_id=vend.id
             )
         count = status.purchase_count
+        crashpoints.reached("vend.resolve.read")
         if count == vend.count_target:
             return await self._confirm(vend.id, count)
         if count == vend.count_before and attempt < self.resend_limit:
