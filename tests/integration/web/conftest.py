@@ -1,0 +1,117 @@
+"""A real SQLite ledger, the web app on aiohttp's test server, and operators to sign in as."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.store import auth, operators, passwords
+from gateway.store.database import Database
+from gateway.store.operators import NewOperator, Operator
+from web.app import create_app
+from web.config import WebConfig
+from web.keys import SESSIONS
+from web.security.sessions import COOKIE
+
+PASSWORD = "counter-pass-1"
+CSRF_FIELD = re.compile(r'name="_csrf" value="([^"]+)"')
+LOGIN_FIELD = re.compile(r'name="_login" value="([^"]+)"')
+
+
+class MovableClock:
+    """The injected clock; tests move it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@functools.cache
+def password_hash() -> str:
+    """argon2 is slow on purpose: hash the tests' password once per run."""
+    return passwords.hash_password(PASSWORD)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def config() -> WebConfig:
+    return WebConfig(
+        tls=False,
+        host="127.0.0.1",
+        port=8080,
+        login_max_failures=3,
+        login_lockout_seconds=30,
+        session_idle_minutes=30,
+    )
+
+
+@pytest.fixture
+async def db(tmp_path: Path, clock: MovableClock) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "gateway.sqlite", clock=clock)
+    await auth.initialise(database)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def client(
+    db: Database, config: WebConfig, clock: MovableClock, tmp_path: Path
+) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    app = create_app(db, config=config, clock=clock, work_dir=tmp_path)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+async def make_operator(
+    db: Database, name: str, permissions: Iterable[str], *, must_change: bool = False
+) -> Operator:
+    new = NewOperator(
+        name=name,
+        password_hash=password_hash(),
+        permissions=frozenset(permissions),
+        must_change_password=must_change,
+    )
+    return await db.write(operators.create, new)
+
+
+def sign_in(client: TestClient, operator_id: int) -> str:  # type: ignore[type-arg]
+    """A session for ``operator_id`` straight from the session store; returns its CSRF token."""
+    session = client.app[SESSIONS].create(operator_id, "zh")
+    client.session.cookie_jar.update_cookies({COOKIE: session.token})
+    return session.csrf
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF_FIELD.search(html)
+    assert found, "page has no CSRF field"
+    return found.group(1)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    """One app and database for a whole module of read-mostly tests (the security table)."""
+    folder = tmp_path_factory.mktemp("web")
+    clock = MovableClock()
+    database = await Database.open(folder / "gateway.sqlite", clock=clock)
+    await auth.initialise(database)
+    config = WebConfig(tls=False, host="127.0.0.1", port=8080)
+    app = create_app(database, config=config, clock=clock, work_dir=folder)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+    await database.close()

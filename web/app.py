@@ -1,0 +1,152 @@
+"""``create_app``: the aiohttp application of the local web UI and JSON API.
+
+The app holds no business logic: handlers parse input, call the store (and, once wired, the
+use cases in gateway.services) and render the answer. Everything they share is reachable through
+typed app keys (:mod:`web.keys`)::
+
+    app = create_app(db, config=WebConfig(tls=False, host="127.0.0.1", port=8080))
+    app[FRAMES].publish(FrameEvent(...))        # the command-frame pane
+    app[STATUS] = my_status_provider            # before startup: the dashboard's live data
+
+Serve it with :func:`web.server.start` (HTTPS plus the redirecting HTTP port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway.store.clock import Clock, system_clock
+from gateway.store.database import Database
+from web.config import WebConfig
+from web.frames import FrameFeed
+from web.i18n import Translations
+from web.keys import (
+    CLOCK,
+    CONFIG,
+    DATABASE,
+    FRAMES,
+    ROUTES,
+    SERVICES,
+    SESSIONS,
+    STATUS,
+    TEMPLATES,
+    TEXTS,
+    THROTTLE,
+    WORK_DIR,
+)
+from web.render import make_environment
+from web.routes import Routes, RouteTable
+from web.security.headers import security_headers
+from web.security.middleware import error_middleware, security_middleware
+from web.security.sessions import SessionStore
+from web.security.throttle import LoginThrottle
+from web.status import NoStatus, StatusProvider
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 60.0
+
+
+def route_tables() -> list[RouteTable]:
+    """Every module's routes; a page module the workflow part adds goes in this list."""
+    from web.pages import (
+        auth,
+        dashboard,
+        events,
+        meters,
+        metertypes,
+        network,
+        openapi_doc,
+        operators,
+        organisation,
+        placeholders,
+        queries,
+        receipt_designer,
+        settings,
+        system,
+        tariffs,
+    )
+
+    return [
+        auth.routes,
+        dashboard.routes,
+        events.routes,
+        network.routes,
+        meters.routes,
+        settings.routes,
+        metertypes.routes,
+        tariffs.routes,
+        organisation.routes,
+        receipt_designer.routes,
+        operators.routes,
+        system.routes,
+        queries.routes,
+        placeholders.routes,
+        openapi_doc.routes,
+    ]
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Forget idle sessions now and then (each request also checks its own session)."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            app[SESSIONS].sweep()
+
+    task = asyncio.create_task(loop(), name="web-session-sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(
+    database: Database,
+    *,
+    config: WebConfig | None = None,
+    clock: Clock = system_clock,
+    services: object | None = None,
+    status: StatusProvider | None = None,
+    frames: FrameFeed | None = None,
+    work_dir: str | Path | None = None,
+    extra_routes: list[RouteTable] | None = None,
+) -> web.Application:
+    config = config or WebConfig()
+    app = web.Application(
+        middlewares=[error_middleware, security_middleware],
+        client_max_size=config.max_body_bytes,
+    )
+    app[DATABASE] = database
+    app[CONFIG] = config
+    app[CLOCK] = clock
+    app[SERVICES] = services
+    app[STATUS] = status or NoStatus()
+    app[FRAMES] = frames or FrameFeed()
+    app[SESSIONS] = SessionStore(clock, timedelta(minutes=config.session_idle_minutes))
+    app[THROTTLE] = LoginThrottle(
+        clock,
+        max_failures=config.login_max_failures,
+        base_seconds=config.login_lockout_seconds,
+        cap_seconds=config.login_lockout_max_seconds,
+    )
+    app[TEXTS] = Translations.load()
+    app[TEMPLATES] = make_environment()
+    app[WORK_DIR] = str(work_dir or tempfile.gettempdir())
+    routes = Routes([*route_tables(), *(extra_routes or [])])
+    app[ROUTES] = routes
+    routes.add_to(app.router)
+    static = resources.files("web") / "static"
+    app.router.add_static("/static/", Path(str(static)), name="static", append_version=True)
+    app.on_response_prepare.append(security_headers)
+    app.cleanup_ctx.append(_sweeper)
+    return app

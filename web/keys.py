@@ -1,0 +1,62 @@
+"""Typed application and request keys (aiohttp ``AppKey`` / ``RequestKey``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jinja2
+from aiohttp import web
+
+from gateway.store.clock import Clock
+from gateway.store.database import Database
+from gateway.store.operators import Operator
+from web.config import WebConfig
+from web.frames import FrameFeed
+from web.i18n import Lang, Translations
+from web.routes import Route, Routes
+from web.security.sessions import Session, SessionStore
+from web.security.throttle import LoginThrottle
+from web.status import StatusProvider
+
+DATABASE = web.AppKey("database", Database)
+CLOCK = web.AppKey[Clock]("clock")
+CONFIG = web.AppKey("config", WebConfig)
+# The use cases (gateway.services) once the lead wires them; None until then.
+SERVICES = web.AppKey("services", object)
+STATUS = web.AppKey[StatusProvider]("status")
+FRAMES = web.AppKey("frames", FrameFeed)
+SESSIONS = web.AppKey("sessions", SessionStore)
+THROTTLE = web.AppKey("throttle", LoginThrottle)
+ROUTES = web.AppKey("routes", Routes)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+TEXTS = web.AppKey("texts", Translations)
+# Folder for temporary files (uploads being checked, exports being built).
+WORK_DIR = web.AppKey("work_dir", str)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who is asking and how to answer them; set by the security middleware."""
+
+    route: Route | None
+    lang: Lang
+    session: Session | None
+    operator: Operator | None
+
+    def can(self, permission: str) -> bool:
+        return self.operator is not None and permission in self.operator.permissions
+
+
+CONTEXT = web.RequestKey("context", RequestContext)
+
+
+def context(request: web.Request) -> RequestContext:
+    return request[CONTEXT]
+
+
+def operator(request: web.Request) -> Operator:
+    """The signed-in operator (routes other than PUBLIC always have one)."""
+    found = request[CONTEXT].operator
+    if found is None:
+        raise RuntimeError("route declared PUBLIC asks for the operator")
+    return found

@@ -1,0 +1,1 @@
+"""Page and API handlers, one module per menu function; each exports ``routes``."""

@@ -1,0 +1,1 @@
+"""Sessions, CSRF, login throttling, TLS certificates and the middleware that enforces them."""
