@@ -14,14 +14,12 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from aiohttp import web
 
 from gateway import __version__
 from gateway.app import web_extras
@@ -41,9 +39,9 @@ from gateway.siteclock import SiteClock
 from gateway.store import auth
 from gateway.store.database import Database
 from gateway.sync.client import SyncClient
+from web import server as web_server
 from web.app import create_app
 from web.frames import FrameEvent, FrameFeed
-from web.security.tls import load_context
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +60,7 @@ class Gateway:
     services: Services | None = None
     frames: FrameFeed = field(default_factory=FrameFeed)
     sync: SyncClient | None = None
-    web_runner: web.AppRunner | None = None
+    web_servers: web_server.WebServers | None = None
     urls: list[str] = field(default_factory=list)
     status: StatusBoard = field(default_factory=StatusBoard)
     panel: Panel | None = None
@@ -189,23 +187,10 @@ class Gateway:
             extra_routes=[web_extras.routes, *self.extra_routes],
         )
         app[web_extras.PANEL] = self.panel
-        self.web_runner = runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        context: ssl.SSLContext | None = None
-        if cfg.tls:
-            context, _ = await load_context(cfg, self.clock.now())
-        site = web.TCPSite(runner, cfg.host, cfg.port, ssl_context=context)
-        await site.start()
+        self.web_servers = await web_server.start(app, cfg)
         scheme = "https" if cfg.tls else "http"
         shown = "localhost" if cfg.host in ("0.0.0.0", "127.0.0.1", "::") else cfg.host
         self.urls.append(f"{scheme}://{shown}:{cfg.port}/")
-        if cfg.tls and cfg.redirect_port:
-            redirect = web.Application()
-            redirect.router.add_route("*", "/{tail:.*}", _redirect_to(cfg.port))
-            redirect_runner = web.AppRunner(redirect, access_log=None)
-            await redirect_runner.setup()
-            await web.TCPSite(redirect_runner, cfg.host, cfg.redirect_port).start()
-            self._tasks.append(asyncio.create_task(_hold(redirect_runner), name="http-redirect"))
 
     async def stop(self) -> None:
         self.notifier.stopping("shutting down")
@@ -216,8 +201,8 @@ class Gateway:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self.web_runner is not None:
-            await self.web_runner.cleanup()
+        if self.web_servers is not None:
+            await self.web_servers.stop()
         if self.panel is not None:
             with contextlib.suppress(Exception):
                 await self.panel.stop()
@@ -240,18 +225,3 @@ class Gateway:
             await stop.wait()
         finally:
             await self.stop()
-
-
-def _redirect_to(port: int) -> Callable[[web.Request], Any]:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        host = request.host.split(":", 1)[0]
-        raise web.HTTPPermanentRedirect(f"https://{host}:{port}{request.path_qs}")
-
-    return handler
-
-
-async def _hold(runner: web.AppRunner) -> None:
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
