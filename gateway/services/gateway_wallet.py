@@ -14,7 +14,7 @@ from typing import Any
 from gateway.dlt645.commands import RelayAction
 from gateway.link.errors import LinkError
 from gateway.meters.errors import MeterDriverError
-from gateway.services import records
+from gateway.services import records, wallet_enforcement
 from gateway.services.actor import Actor
 from gateway.services.context import load
 from gateway.services.errors import ServiceError
@@ -70,7 +70,10 @@ class GatewayWallet:
             ctx = load(c, account_id, clock)
             if not ctx.gateway_wallet:
                 raise ServiceError("E512", "meter-wallet accounts are sold through the meter")
-            before = ctx.balance.balance_fen
+            # Consumption charged since the last posting becomes ledger rows first, so the sale
+            # is booked against the live balance (enforcement posts once a day otherwise).
+            before = wallet_enforcement.settle(c, account_id, reason="purchase").net_fen
+            ctx = load(c, account_id, clock)
             request: dict[str, Any] = {
                 "tariff_version_id": ctx.version.id,
                 "meter_id": ctx.meter.id,
@@ -95,21 +98,26 @@ class GatewayWallet:
                 ),
             )
             records.confirm(c, vend.id, clock, count_after=None)
+            # The purchase repays friendly-credit debt first, then emergency credit
+            # (billing.apply_purchase's order), then it is balance.
+            taken = wallet_enforcement.recover_friendly_debt(
+                c, account_id, vend_id=vend.id, amount_fen=amount_fen, meter_id=ctx.meter.id
+            )
             owed = emergency_owed(c, account_id)
-            if owed:
+            if owed and amount_fen > taken:
                 ledger.append(
                     c,
                     NewEntry(
                         account_id=account_id,
                         kind=LedgerKind.EMERGENCY_RECOVERY,
-                        amount_fen=-min(owed, amount_fen),
+                        amount_fen=-min(owed, amount_fen - taken),
                         meter_id=ctx.meter.id,
                         vend_id=vend.id,
                         operator_id=actor.operator_id,
                         detail={"reason": "emergency credit repaid from this purchase"},
                     ),
                 )
-            after = ledger.balance(c, account_id).balance_fen
+            after = wallet_enforcement.position(c, account_id).net_fen
             threshold = ctx.account.limits.close_allowed_fen
             if threshold is None:
                 threshold = ctx.meter_type.profile.close_allowed_fen or 0

@@ -16,7 +16,7 @@ from gateway.billing import Lot, energy_refund, money_refund
 from gateway.link.errors import LinkError
 from gateway.meters.driver import MeterDriver, WalletState
 from gateway.meters.errors import MeterDriverError
-from gateway.services import records
+from gateway.services import records, wallet_enforcement
 from gateway.services.actor import Actor
 from gateway.services.context import AccountContext, load
 from gateway.services.errors import ServiceError
@@ -303,26 +303,33 @@ class Refunds:
     async def _gateway_wallet_refund(
         self, actor: Actor, ctx: AccountContext, key: str, fee_fen: int
     ) -> RefundResult:
-        """The gateway holds the money: pay out the ledger balance, then trip the relay."""
-        balance = ctx.balance.balance_fen
-        payout = max(balance - fee_fen, 0)
-        owed = max(-balance, 0) + max(fee_fen - max(balance, 0), 0)
-        new = NewVend(
-            idempotency_key=key,
-            kind=VendKind.REFUND,
-            channel=VendChannel.GATEWAY_WALLET,
-            account_id=ctx.account.id,
-            amount_fen=payout,
-            meter_id=ctx.meter.id,
-            operator_id=actor.operator_id,
-            request={"payout_fen": payout, "owed_fen": owed, "remaining_fen": balance,
-                     "fee_fen": fee_fen, "actor": actor.name, "actor_channel": actor.channel,
-                     "meter_address": ctx.meter.address},
-        )  # fmt: skip
+        """The gateway holds the money: pay out the customer's net position (balance less
+        friendly-credit debt and emergency credit owed), then trip the relay."""
+        clock = self.clock
 
         def book(c: Conn) -> Vend:
-            vend, _ = vends.create(c, new)
-            confirm_refund(c, vend.id, self.clock)
+            existing = vends.get_by_key(c, key)
+            if existing is not None:
+                return existing
+            net = wallet_enforcement.settle(c, ctx.account.id, reason="refund").net_fen
+            payout = max(net - fee_fen, 0)
+            owed = max(fee_fen - net, 0)
+            vend, _ = vends.create(
+                c,
+                NewVend(
+                    idempotency_key=key,
+                    kind=VendKind.REFUND,
+                    channel=VendChannel.GATEWAY_WALLET,
+                    account_id=ctx.account.id,
+                    amount_fen=payout,
+                    meter_id=ctx.meter.id,
+                    operator_id=actor.operator_id,
+                    request={"payout_fen": payout, "owed_fen": owed, "remaining_fen": net,
+                             "fee_fen": fee_fen, "actor": actor.name,
+                             "actor_channel": actor.channel, "meter_address": ctx.meter.address},
+                ),
+            )  # fmt: skip
+            confirm_refund(c, vend.id, clock)
             return vends.get(c, vend.id)
 
         vend = await self.db.write(book)
