@@ -44,6 +44,8 @@ class SiteConfig:
 class DatabaseConfig:
     path: str = "/var/lib/prepaid-gateway/gateway.sqlite"
     backup_dir: str = "/var/lib/prepaid-gateway/backups"
+    busy_timeout_ms: int = 5000
+    readers: int = 2  # read-only connections: the UI's queries run beside a vend's commit
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,12 @@ class Gateway:
     async def start(self) -> None:
         cfg = self.config
         self.notifier.status("opening database")
-        self.db = db = await Database.open(cfg.database.path, clock=self.clock.now)
+        self.db = db = await Database.open(
+            cfg.database.path,
+            clock=self.clock.now,
+            readers=cfg.database.readers,
+            busy_timeout_ms=cfg.database.busy_timeout_ms,
+        )
         created = await auth.initialise(db)
         if created is not None:
             log.warning("fresh installation: log in as %s / 00000000 and change it", created.name)

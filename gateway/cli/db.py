@@ -6,7 +6,7 @@
     prepaid-gateway db backup FILE          consistent copy while the gateway keeps selling
     prepaid-gateway db restore FILE --yes   validate FILE, keep the current database, restore
 
-The database is ``--database PATH``, else ``$PREPAID_GATEWAY_DB``, else ``[store] path`` in the
+The database is ``--database PATH``, else ``$PREPAID_GATEWAY_DB``, else ``[database] path`` in the
 config file, else /var/lib/prepaid-gateway/gateway.sqlite.
 Exit codes: 0 ok, 1 refused or problems found (code and remedy printed), 2 usage.
 """
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--database", metavar="PATH", help="the SQLite database file")
-    common.add_argument("--config", type=Path, metavar="FILE", help="gateway.toml ([store] path)")
+    common.add_argument("--config", type=Path, metavar="FILE", help="gateway.toml ([database])")
     actions = parser.add_subparsers(dest="db_action", metavar="ACTION", required=True)
     actions.add_parser("init", parents=[common], help="create/upgrade and add the default operator")
     actions.add_parser("migrate", parents=[common], help="upgrade the schema to this release")

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--database", metavar="PATH", help="the SQLite database file")
-    common.add_argument("--config", type=Path, metavar="FILE", help="gateway.toml ([store] path)")
+    common.add_argument("--config", type=Path, metavar="FILE", help="gateway.toml ([database])")
     actions = parser.add_subparsers(dest="operator_action", metavar="ACTION", required=True)
     reset = actions.add_parser(
         "reset-password", parents=[common], help="set a temporary password and unlock"

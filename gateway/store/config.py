@@ -1,6 +1,6 @@
-"""Where the ledger lives: the ``[store]`` table of gateway.toml, the environment, a default.
+"""Where the ledger lives: the ``[database]`` table of gateway.toml, the environment, a default.
 
-Precedence: an explicit path (``--database``) > ``PREPAID_GATEWAY_DB`` > ``[store] path`` of
+Precedence: an explicit path (``--database``) > ``PREPAID_GATEWAY_DB`` > ``[database] path`` of
 the config file (``--config`` or ``PREPAID_GATEWAY_CONFIG``) >
 ``/var/lib/prepaid-gateway/gateway.sqlite``.
 """
@@ -18,11 +18,13 @@ DEFAULT_PATH = "/var/lib/prepaid-gateway/gateway.sqlite"
 DEFAULT_CONFIG = "/etc/prepaid-gateway/gateway.toml"
 ENV_DB = "PREPAID_GATEWAY_DB"
 ENV_CONFIG = "PREPAID_GATEWAY_CONFIG"
+# Keys of [database] that the gateway's own configuration uses and the store does not.
+_GATEWAY_KEYS = frozenset({"backup_dir"})
 
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """``[store]`` in gateway.toml."""
+    """The store's part of ``[database]`` in gateway.toml (the gateway's own table)."""
 
     path: str = DEFAULT_PATH
     busy_timeout_ms: int = 5000
@@ -38,7 +40,11 @@ class StoreConfig:
 
 
 def load_store_config(config_file: Path | None = None) -> StoreConfig:
-    """The ``[store]`` table of the config file, or defaults when there is no file/table."""
+    """The ``[database]`` table of the config file, or defaults when there is no file/table.
+
+    Only the keys the store knows are taken: the rest of the table (``backup_dir``) belongs to
+    the gateway's own configuration, which validates the whole file.
+    """
     candidate = config_file or Path(os.environ.get(ENV_CONFIG, DEFAULT_CONFIG))
     if not candidate.is_file():
         if config_file is not None:
@@ -49,7 +55,15 @@ def load_store_config(config_file: Path | None = None) -> StoreConfig:
             data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("<file>", f"{candidate}: {exc}") from None
-    return from_dict(StoreConfig, data.get("store", {}), "store")
+    table = data.get("database", {})
+    if not isinstance(table, dict):
+        raise ConfigError("database", "must be a table")
+    known = {"path", "busy_timeout_ms", "readers"}
+    for key in sorted(set(table) - known - _GATEWAY_KEYS):
+        raise ConfigError(
+            f"database.{key}", f"unknown key (known: {', '.join(sorted(known | _GATEWAY_KEYS))})"
+        )
+    return from_dict(StoreConfig, {k: v for k, v in table.items() if k in known}, "database")
 
 
 def resolve_database_path(explicit: str | Path | None, config_file: Path | None = None) -> Path:

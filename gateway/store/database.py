@@ -322,7 +322,11 @@ class Database:
         raw = self._writer.raw
         assert raw is not None
         async with self._write_lock:
-            await self._writer.call(lambda: raw.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+            # fetchall: the PRAGMA returns a row; an unread cursor would keep a statement open
+            # and make the next COMMIT on this connection fail.
+            await self._writer.call(
+                lambda: raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            )
 
     async def optimize(self, *, analyze_all: bool = False) -> None:
         """Refresh the query planner's statistics (``ANALYZE`` in full, or ``PRAGMA optimize``)."""

@@ -82,10 +82,10 @@ async def test_database_path_comes_from_the_config_file(
     monkeypatch.delenv("PREPAID_GATEWAY_DB", raising=False)
     config = tmp_path / "gateway.toml"
     target = tmp_path / "from-config.sqlite"
-    await asyncio.to_thread(config.write_text, f'[store]\npath = "{target}"\n', "utf-8")
+    await asyncio.to_thread(config.write_text, f'[database]\npath = "{target}"\n', "utf-8")
     code, _, _ = await cli(capsys, "db", "init", "--config", str(config))
     assert code == 0
     assert await asyncio.to_thread(target.is_file)
-    await asyncio.to_thread(config.write_text, "[store]\npaht = 'typo'\n", "utf-8")
+    await asyncio.to_thread(config.write_text, "[database]\npaht = 'typo'\n", "utf-8")
     code, _, err = await cli(capsys, "db", "check", "--config", str(config))
-    assert code == 2 and "store.paht" in err
+    assert code == 2 and "database.paht" in err
