@@ -17,6 +17,7 @@ from gateway.cards.config import CardReaderConfig
 from gateway.link.config import BusConfig, check_buses
 from gateway.meters.mac import MacProviderConfig
 from gateway.panel.config import PanelConfig
+from gateway.reading.config import ReadingConfig
 from gateway.sync.config import MqttConfig
 from gateway.typedconfig import ConfigError, from_dict
 from web.config import WebConfig
@@ -59,7 +60,7 @@ class GatewayConfig:
     cards: CardReaderConfig = field(default_factory=CardReaderConfig)
     panel: PanelConfig = field(default_factory=PanelConfig)
     update: UpdateConfig = field(default_factory=UpdateConfig)
-    reading: dict[str, Any] = field(default_factory=dict)
+    reading: ReadingConfig = field(default_factory=ReadingConfig)
 
     def __post_init__(self) -> None:
         check_buses(self.buses)

@@ -31,10 +31,14 @@ from gateway.appliance.sdnotify import Notifier
 from gateway.appliance.watchdog import LoopWatchdog
 from gateway.link.registry import Buses
 from gateway.link.trace import Direction, TraceEvent
+from gateway.meters.driver import MeterDriver
 from gateway.meters.mac import build_mac_providers
 from gateway.panel.service import Panel
+from gateway.reading.runtime import ReadingRuntime
+from gateway.reading.targets import MeterInfo
 from gateway.services import Services
 from gateway.services.meter_access import BusMeterAccess
+from gateway.services.wallet_enforcement import WalletEnforcer
 from gateway.siteclock import SiteClock
 from gateway.store import auth
 from gateway.store.database import Database
@@ -64,6 +68,7 @@ class Gateway:
     urls: list[str] = field(default_factory=list)
     status: StatusBoard = field(default_factory=StatusBoard)
     panel: Panel | None = None
+    reading: ReadingRuntime | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _sync_conn: aiosqlite.Connection | None = None
     _remove_trace: Callable[[], None] | None = None
@@ -90,6 +95,8 @@ class Gateway:
         self.services = services = Services(db, access, self.clock)
         self.notifier.status("settling unfinished vends")
         await self._recover()
+        self.notifier.status("starting the meter poller")
+        await self._start_reading(access)
         self._tasks.append(asyncio.create_task(self._recovery_loop(), name="vend-recovery"))
         if cfg.mqtt.enabled:
             self._sync_conn = await aiosqlite.connect(cfg.database.path)
@@ -103,6 +110,23 @@ class Gateway:
             self._tasks.append(asyncio.create_task(watchdog.run(), name="watchdog"))
         self.notifier.ready(f"serving {', '.join(self.urls)}")
         log.info("prepaid-gateway %s ready: %s", __version__, ", ".join(self.urls))
+
+    async def _start_reading(self, access: BusMeterAccess) -> None:
+        assert self.db is not None
+        assert self.services is not None
+        cfg = self.config.reading
+
+        def driver_for(info: MeterInfo) -> MeterDriver:
+            return access.driver(info.meter, info.meter_type)
+
+        enforcer = WalletEnforcer(
+            self.db, driver_for=driver_for, clock=self.clock, config=cfg.enforcement,
+            lock=self.services.vending.lock,
+        )  # fmt: skip
+        self.reading = ReadingRuntime(
+            self.db, self.clock, cfg, driver_for=driver_for, steps=[enforcer]
+        )
+        await self.reading.start()
 
     async def _start_panel(self) -> None:
         cfg = self.config.panel
@@ -130,18 +154,22 @@ class Gateway:
     async def _refresh_status(self) -> None:
         assert self.db is not None
         total, outbox, last = await self.db.read(read_counts)
+        alarms = self.reading.active_alarms(20) if self.reading is not None else []
         self.status.snapshot = Snapshot(
             at=self.clock.now(),
             meters_total=total,
             meters_online=self.meters_online(),
             outbox_depth=outbox,
             last_sale=last,
+            alarms=tuple(alarms),
             cloud=self.sync.state if self.sync is not None else None,
             mqtt_enabled=self.config.mqtt.enabled,
         )
 
     def meters_online(self) -> int | None:
-        return None  # the poller reports it once it runs
+        if self.reading is None:
+            return None
+        return self.reading.snapshot().poller.online
 
     def _db_ok(self) -> bool:
         return self.db is not None
@@ -208,6 +236,9 @@ class Gateway:
                 await task
         if self.web_servers is not None:
             await self.web_servers.stop()
+        if self.reading is not None:
+            with contextlib.suppress(Exception):
+                await self.reading.stop()
         if self.panel is not None:
             with contextlib.suppress(Exception):
                 await self.panel.stop()

@@ -10,7 +10,11 @@ import datetime as dt
 import socket
 from dataclasses import dataclass, field
 
+from gateway.panel.state import AlarmItem as PanelAlarm
 from gateway.panel.state import CloudLink, LastSale, MqttState, MqttStatus, NetInterface, PanelState
+from gateway.reading import catalogue
+from gateway.store.alarms import AlarmRecord
+from gateway.store.clock import from_text
 from gateway.store.conn import Conn
 from gateway.sync.state import SyncState as CloudState
 from web.status import AlarmItem, MeterCounts, SyncState
@@ -23,7 +27,7 @@ class Snapshot:
     meters_online: int | None = None  # None until the poller has an opinion
     outbox_depth: int = 0
     last_sale: LastSale | None = None
-    alarms: tuple[AlarmItem, ...] = ()
+    alarms: tuple[AlarmRecord, ...] = ()
     cloud: CloudState | None = None
     mqtt_enabled: bool = False
     extra: dict[str, object] = field(default_factory=dict)
@@ -67,6 +71,18 @@ def local_addresses() -> tuple[NetInterface, ...]:
     return tuple(found)
 
 
+def _panel_alarm(record: AlarmRecord) -> PanelAlarm:
+    kind = catalogue.BY_NAME.get(record.kind)
+    return PanelAlarm(
+        id=str(record.id),
+        meter_no=record.meter_address,
+        summary_zh=kind.label_zh if kind else record.kind,
+        summary_en=kind.label_en if kind else record.kind,
+        raised_at=from_text(record.started_at),
+        acknowledged=False,
+    )
+
+
 class StatusBoard:
     """Holds the latest snapshot; implements the web dashboard's StatusProvider."""
 
@@ -80,7 +96,16 @@ class StatusBoard:
         return MeterCounts(s.meters_online, s.meters_total - s.meters_online, 0)
 
     def active_alarms(self, limit: int) -> list[AlarmItem]:
-        return list(self.snapshot.alarms[:limit])
+        return [
+            AlarmItem(
+                at=from_text(a.started_at),
+                meter_address=a.meter_address,
+                customer_name="",
+                kind=a.kind,
+                detail=a.detail,
+            )
+            for a in self.snapshot.alarms[:limit]
+        ]
 
     def sync_state(self) -> SyncState | None:
         cloud = self.snapshot.cloud
@@ -106,6 +131,7 @@ class StatusBoard:
             cloud=link,
             outbox_depth=s.outbox_depth,
             last_sale=s.last_sale,
+            alarms=tuple(_panel_alarm(a) for a in s.alarms),
             ip_addresses=local_addresses(),
             mqtt=mqtt,
             language="en" if language == "en" else "zh",
