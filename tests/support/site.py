@@ -13,8 +13,8 @@ from pathlib import Path
 from gateway.demo.seed import SeededSite, seed_site
 from gateway.link.config import BusConfig
 from gateway.link.registry import Buses
-from gateway.services.meter_access import BusMeterAccess
 from gateway.services import Services
+from gateway.services.meter_access import BusMeterAccess
 from gateway.services.vending import Vending
 from gateway.simulator.endpoint import SimulatedBus
 from gateway.simulator.meter import VirtualMeter

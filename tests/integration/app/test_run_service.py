@@ -43,7 +43,7 @@ def test_ready_watchdog_and_stopping_on_a_notify_socket(tmp_path: Path) -> None:
     config.write_text(
         f'[database]\npath = "{tmp_path / "gw.sqlite"}"\n'
         f'[web]\nhost = "127.0.0.1"\nport = {port}\ntls = false\nredirect_port = 0\n'
-        '[panel]\nenabled = false\n',
+        "[panel]\nenabled = false\n",
         encoding="utf-8",
     )
     notify_path = tmp_path / "notify.sock"
@@ -74,7 +74,11 @@ def test_bad_configuration_exits_78_naming_the_key(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text("[[buses]]\nname = 'l1'\nkind = 'serial'\nbaud = 'fast'\n", encoding="utf-8")
     result = subprocess.run(
-        [*PROGRAM, "run", "--config", str(config)], capture_output=True, text=True, timeout=60
+        [*PROGRAM, "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 78
     assert "buses[0].baud" in result.stderr
