@@ -43,6 +43,7 @@ from gateway.siteclock import SiteClock
 from gateway.store import auth
 from gateway.store.database import Database
 from gateway.sync.client import SyncClient
+from gateway.sync.state import OutboxAlarm
 from web import server as web_server
 from web.app import create_app
 from web.frames import FrameEvent, FrameFeed
@@ -100,7 +101,9 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self._recovery_loop(), name="vend-recovery"))
         if cfg.mqtt.enabled:
             self._sync_conn = await aiosqlite.connect(cfg.database.path)
-            self.sync = SyncClient(cfg.mqtt, self._sync_conn, handler=CloudCommands(services))
+            self.sync = SyncClient(
+                cfg.mqtt, self._sync_conn, handler=CloudCommands(services), on_alarm=_outbox_alarm
+            )
             self._tasks.append(asyncio.create_task(self.sync.run(), name="mqtt-sync"))
         await self._start_panel()
         self._tasks.append(asyncio.create_task(self._status_loop(), name="status"))
@@ -261,3 +264,17 @@ class Gateway:
             await stop.wait()
         finally:
             await self.stop()
+
+
+def _outbox_alarm(alarm: OutboxAlarm) -> None:
+    """The cloud has not taken events for a long time: say so once when raised, once when over.
+
+    The dashboard shows the backlog (sync state); this puts it in the journal for the technician.
+    """
+    if alarm.raised:
+        log.warning(
+            "%s %s: %d events wait for the cloud (threshold %d). %s",
+            alarm.info.code, alarm.info.en, alarm.depth, alarm.threshold, alarm.info.remedy_en,
+        )  # fmt: skip
+    else:
+        log.info("cloud backlog back under %d events (%d)", alarm.threshold, alarm.depth)
