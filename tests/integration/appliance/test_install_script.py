@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -108,13 +109,19 @@ def test_without_systemctl_nothing_is_enabled(tmp_path: Path) -> None:
 
 def test_refuses_to_touch_the_real_system_without_root(tmp_path: Path) -> None:
     env = {**os.environ}
+    # A copy the unprivileged user can read: the checkout may sit under /root (mode 700).
+    readable = Path(tempfile.mkdtemp(prefix="install-sh-"))
+    readable.chmod(0o755)
+    script = readable / "install.sh"
+    shutil.copy2(REPO / "scripts/install.sh", script)
+    script.chmod(0o755)
     proc = subprocess.run(
         [
             "setpriv",
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
-            str(REPO / "scripts/install.sh"),
+            str(script),
             "--no-apt",
         ],
         capture_output=True,
