@@ -14,6 +14,7 @@ from gateway.billing.units import format_yuan
 from gateway.services import crashpoints
 from gateway.services.actor import Actor
 from gateway.services.context import AccountContext, load
+from gateway.services.errors import ServiceError
 from gateway.siteclock import SiteClock
 from gateway.store import customers, ledger, oplog, receipts, replacements, siteinfo, vends
 from gateway.store.conn import Conn
@@ -89,8 +90,6 @@ def create_vend(c: Conn, new: vends.NewVend) -> tuple[Vend, bool]:
             (new.meter_id, new.idempotency_key, new.count_target),
         )
         if clash is not None:
-            from gateway.services.errors import ServiceError
-
             raise ServiceError(
                 "E506",
                 f"vend {clash['id']} on this meter is not settled yet (it may own purchase "
