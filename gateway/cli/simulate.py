@@ -9,16 +9,20 @@ import datetime as dt
 import os
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import cast
 
+from gateway.cards import CardReaderConfig, CardReaderService, SiteKey, load_site_key
+from gateway.cards.errors import CardError
 from gateway.simulator import state
+from gateway.simulator.card_slot import CardSlot, run_slots
 from gateway.simulator.endpoint import (
     SimulatedBus,
     address_range,
     default_parity,
+    local_now,
     registration_packet,
 )
 from gateway.simulator.errors import BadOptionError, EndpointUnavailableError, SimulatorError
@@ -67,7 +71,11 @@ examples:
 
   # an energy-type meter with 50 kWh, follow-up frames for block reads
   prepaid-gateway simulate --tcp 127.0.0.1:8899 --meters 1 --wallet energy --remaining 50 \\
-      --split-blocks"""
+      --split-blocks
+
+  # meter 1 has an IC card slot on the second PC/SC reader (docs/cards.md, card workflows)
+  prepaid-gateway simulate --tcp 127.0.0.1:8899 --meters 2 --card-key file:/etc/site-secret \\
+      --card-reader '000000000001=Virtual PCD 00 01'"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +97,8 @@ class Plan:
     port: int = 0
     parity: str = "E"
     where: str = ""  # what the start-up line shows
+    card_slots: list[tuple[VirtualMeter, str]] = field(default_factory=list)  # meter, reader
+    card_key: SiteKey | None = None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -163,6 +173,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     line.add_argument("--fault-seed", type=int, default=0, help="seed of drop/garble randomness")
     line.add_argument("--trace", action="store_true", help="print every frame to stderr")
+
+    cards = p.add_argument_group("IC card slot (one meter per PC/SC reader)")
+    cards.add_argument(
+        "--card-reader",
+        action="append",
+        default=[],
+        metavar="[ADDRESS=]NAME",
+        help="the meter at ADDRESS (default: the first meter) reads cards inserted in the PC/SC "
+        "reader whose name contains NAME; repeat for more meters, each with its own reader",
+    )
+    cards.add_argument(
+        "--card-key",
+        metavar="SOURCE",
+        default=CardReaderConfig().site_key,
+        help="the site secret the meters check card MACs with: file:PATH, env:NAME or "
+        "secret:TEXT, as [cards] site_key of the gateway (default %(default)s)",
+    )
 
     keep = p.add_argument_group("state")
     keep.add_argument(
@@ -295,6 +322,51 @@ def plan(args: argparse.Namespace) -> Plan:
     else:
         meters = _new_meters(args)
     _apply_faults(meters, _fault_specs(args.fault), args.fault_seed)
+    slots, key = _card_slots(meters, args.card_reader, args.card_key)
+    the_plan = _endpoint_plan(args, meters, loaded_from)
+    the_plan.card_slots, the_plan.card_key = slots, key
+    return the_plan
+
+
+def _card_slots(
+    meters: list[VirtualMeter], specs: list[str], key_source: str
+) -> tuple[list[tuple[VirtualMeter, str]], SiteKey | None]:
+    """``[ADDRESS=]NAME`` options → (meter, reader) pairs: one meter per reader and vice versa."""
+    if not specs:
+        return [], None
+    by_address = {m.address: m for m in meters}
+    slots: list[tuple[VirtualMeter, str]] = []
+    for spec in specs:
+        address_text, sep, reader = spec.partition("=")
+        if not sep:
+            address_text, reader = meters[0].address, spec
+        address = address_text.strip().rjust(12, "0")
+        reader = reader.strip()
+        if not reader:
+            raise BadOptionError(f"--card-reader {spec!r}: the reader name is empty")
+        meter = by_address.get(address)
+        if meter is None or not address_text.strip().isdigit():
+            raise BadOptionError(f"--card-reader {spec!r}: no meter has address {address_text!r}")
+        if meter.wallet == "none":
+            raise BadOptionError(
+                f"--card-reader {spec!r}: meter {address} has no wallet (--wallet none); cards "
+                "need a money or energy wallet"
+            )
+        if any(m is meter for m, _ in slots):
+            raise BadOptionError(f"--card-reader: meter {address} already has a card reader")
+        if any(r.casefold() == reader.casefold() for _, r in slots):
+            raise BadOptionError(f"--card-reader: reader {reader!r} is given to two meters")
+        slots.append((meter, reader))
+    try:
+        key = load_site_key(key_source)
+    except CardError as exc:
+        raise BadOptionError(f"--card-key: {exc}") from None
+    return slots, key
+
+
+def _endpoint_plan(
+    args: argparse.Namespace, meters: list[VirtualMeter], loaded_from: Path | None
+) -> Plan:
     if args.serial:
         parity = default_parity(args.serial) if args.parity == "auto" else args.parity
         where = os.path.realpath(args.serial) if "://" not in args.serial else args.serial
@@ -370,14 +442,15 @@ async def _serve(args: argparse.Namespace, p: Plan) -> int:
         )
         endpoint = asyncio.create_task(_dtu(bus, p, args))
     clock = asyncio.create_task(bus.run_clock())
+    cards = asyncio.create_task(_run_card_slots(p, bus))
     saver = asyncio.create_task(_save_periodically(args.state, p.meters, args.save_every, stop))
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({endpoint, stopper}, return_when=asyncio.FIRST_COMPLETED)
     failure = endpoint.exception() if endpoint.done() and not endpoint.cancelled() else None
     stop.set()
-    for task in (endpoint, clock, stopper):
+    for task in (endpoint, clock, stopper, cards):
         task.cancel()
-    for task in (endpoint, clock, stopper):
+    for task in (endpoint, clock, stopper, cards):
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     await saver  # not cancelled: a save in progress completes before the final one starts
@@ -399,6 +472,24 @@ async def _serve(args: argparse.Namespace, p: Plan) -> int:
             raise failure
         raise EndpointUnavailableError(f"{p.target}: {failure}")
     return 0
+
+
+async def _run_card_slots(p: Plan, bus: SimulatedBus) -> None:
+    if not p.card_slots or p.card_key is None:
+        return
+    slots = []
+    for meter, reader in p.card_slots:
+        # The key was loaded (and checked) from --card-key by plan(); site_key is not read.
+        service = CardReaderService(
+            CardReaderConfig(reader=reader, site_key="secret:unused"), p.card_key
+        )
+        print(f"meter {meter.address} reads IC cards in reader {reader!r}", flush=True)
+        slots.append(CardSlot(meter, service, clock=local_now, report=_say, before=bus.advance))
+    await run_slots(slots)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 async def _serial(bus: SimulatedBus, p: Plan, ready_line: str) -> None:

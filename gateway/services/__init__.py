@@ -4,6 +4,7 @@ all call these, so a sale is the same sale whichever way it was asked for."""
 from __future__ import annotations
 
 from gateway.services.actor import SYSTEM, Actor
+from gateway.services.card_workflows import CardWorkflows
 from gateway.services.customers import Customers
 from gateway.services.errors import ServiceError
 from gateway.services.gateway_wallet import GatewayWallet
@@ -37,6 +38,7 @@ class Services:
         self.meter_ops = MeterOps(db, meters, self.vending)
         self.reconciliation = Reconciliation(db, meters)
         self.system = SystemData(db)
+        self.cards = CardWorkflows(db, clock, self.vending)  # runtime: cards.use_reader(...)
 
     async def _gateway(self, account_id: int) -> bool:
         account = await self.db.read(customer_repo.get_account, account_id)

@@ -115,6 +115,62 @@ CATALOGUE: dict[str, ErrorText] = {
         "无需重复操作；可在查询中查看结果或补打发票。",
         "Nothing to do again; see the result in the query pages or reprint the receipt.",
     ),
+    # E520..E529: the card workflows (gateway/services/card_workflows.py); E0xx/E4xx card errors
+    # of the reader and the format are gateway.cards.errors.
+    "E520": ErrorText(
+        "写卡未完成",
+        "the card write did not finish",
+        "未记账。请重新插入同一张卡并重做本操作（相同请求）以完成写卡；若要放弃，插入该卡后选择放弃。",
+        "Nothing was booked. Insert the same card again and repeat the operation (the same request) to finish writing it; to give up, insert that card and choose abandon.",
+    ),
+    "E521": ErrorText(
+        "此卡已有数据，不能制作该卡",
+        "the card holds data of another kind",
+        "请换一张空白卡，或先清卡（读卡清卡，F3.2）。",
+        "Use a blank card, or clear this one first (Read / clear cards, F3.2).",
+    ),
+    "E522": ErrorText(
+        "上次购电尚未写入电表",
+        "the last purchase on this card has not been loaded into the meter",
+        "请先将卡插入电表，待电表写回后再读卡购电。",
+        "Insert the card in the meter first, let it write back, then read the card here and sell.",
+    ),
+    "E523": ErrorText(
+        "卡上表号与用户电表不符",
+        "the card is for another meter",
+        "如该用户已换表，请使用换表购电（F4.1）；否则请核对用户和卡。",
+        "If the customer's meter was replaced, use replacement purchase (F4.1); otherwise check the customer and the card.",
+    ),
+    "E524": ErrorText(
+        "此卡不是该用户当前的用户卡",
+        "this is not the customer's current user card",
+        "该卡已被补卡作废或属于其他用户。请使用该用户最新的卡；卡丢失时请补卡（F2.2）。",
+        "The card was replaced by a reissued card or belongs to another customer. Use the customer's latest card; if it is lost, reissue one (F2.2).",
+    ),
+    "E525": ErrorText(
+        "该用户已开户购电",
+        "the account has had its first purchase already",
+        "请使用日常购电（F3.1）。",
+        "Use daily purchase (F3.1).",
+    ),
+    "E526": ErrorText(
+        "卡上数据尚未处理，不能清卡",
+        "the card holds data not settled yet; it cannot be cleared",
+        "请先完成该卡的业务：购电卡插入电表、退费卡做退费销户清卡、换表卡做换表购电，或完成/放弃未完成的写卡。",
+        "Finish what the card is for first: insert a purchase in the meter, settle a refund card (refund-close clear card), use a meter-change card for the replacement purchase, or finish or abandon the unfinished card write.",
+    ),
+    "E527": ErrorText(
+        "电表上有在用用户的购电",
+        "the meter belongs to an open account with purchases",
+        "复位会清除用户的剩余金额。请先为该用户退费销户（F3.3），再制作复位卡。",
+        "A reset would wipe the customer's credit. Close that account with a refund first (F3.3), then make the reset card.",
+    ),
+    "E528": ErrorText(
+        "该用户尚未开户购电",
+        "the account has not had its first purchase",
+        "请先开户购电（F2.1）。",
+        "Make the open-account purchase first (F2.1).",
+    ),
 }
 
 

@@ -152,6 +152,10 @@ class VirtualMeter:
         self.last_freeze: dt.datetime | None = None
         self.frozen_cwh: int | None = None
         self.last_operator: str = "00000000"
+        # The IC card slot (card_slot.py): the serial of the user card this meter accepts (0: none
+        # yet) and how many cards of another meter, customer or card were refused.
+        self.card_serial: int = 0
+        self.illegal_inserts: int = 0
         self.esam_serial: bytes = bytes.fromhex(self.address.rjust(16, "0"))
         self.rng: random.Random = random.Random(int(self.address))
         self._carry_wus = 0  # energy towards the next 0.01 kWh
@@ -242,6 +246,7 @@ class VirtualMeter:
         self.purchase_count = 0
         self.cumulative_purchased = 0
         self.customer_number = "000000000000"
+        self.card_serial = 0
         self.account_opened = False
         self.auth_valid_until = None
         self.relay = Relay()
@@ -553,6 +558,8 @@ class VirtualMeter:
             "last_freeze": _iso(self.last_freeze),
             "frozen_cwh": self.frozen_cwh,
             "faults": self.faults.to_dict(),
+            "card_serial": self.card_serial,
+            "illegal_inserts": self.illegal_inserts,
         }
 
     @classmethod
@@ -615,6 +622,10 @@ class VirtualMeter:
                 meter.baud = _check_range(key, data[key], 115_200, low=300)
             for key in ("ct_ratio", "pt_ratio"):
                 setattr(meter, key, _check_range(key, data.get(key, 1), 999_999, low=1))
+            key = "card_serial"  # absent from files saved before the card slot existed
+            meter.card_serial = _check_range(key, data.get(key, 0), 2**64 - 1)
+            key = "illegal_inserts"
+            meter.illegal_inserts = _check_range(key, data.get(key, 0), 0xFF)
             key = "relay"
             meter.relay = Relay.from_dict(data[key])
             key = "auth_valid_until"
