@@ -128,6 +128,16 @@ install_config() {
   else
     log "warning: $example is missing; write $config by hand (see docs/install.md)"
   fi
+  # The site secret keys the IC cards' MACs ([cards] site_key). One is made here for a
+  # single-gateway site; every gateway of a multi-gateway site must hold the same secret
+  # (copy this file), or cards made at one are refused at the others' meters.
+  local secret=/var/lib/prepaid-gateway/site-secret
+  if [ ! -e "$R$secret" ]; then
+    mkdir -p "$(dirname "$R$secret")"
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$R$secret")
+    [ -n "$gid" ] && chown "0:$gid" "$R$secret" && chmod 0640 "$R$secret"
+    log "made a new site secret $secret (copy it to every gateway of this site)"
+  fi
   local key
   for key in "${keys[@]}"; do
     grep -q -- "-----BEGIN PUBLIC KEY-----" "$key" || die "$key is not a PEM public key"

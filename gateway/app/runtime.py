@@ -29,6 +29,8 @@ from gateway.app.panel_backend import ServicesPanelBackend
 from gateway.app.status import Snapshot, StatusBoard, read_counts
 from gateway.appliance.sdnotify import Notifier
 from gateway.appliance.watchdog import LoopWatchdog
+from gateway.cards import CardReaderService
+from gateway.cards.errors import CardError
 from gateway.link.registry import Buses
 from gateway.link.trace import Direction, TraceEvent
 from gateway.meters.driver import MeterDriver
@@ -94,6 +96,12 @@ class Gateway:
             buses, macs=build_mac_providers(cfg.mac_providers), clock=self.clock.local_now
         )
         self.services = services = Services(db, access, self.clock)
+        # The card reader is opened by each card operation; a missing reader or pcscd is an
+        # operator-facing error on the card buttons, never a start-up failure.
+        try:
+            services.cards.use_reader(CardReaderService(cfg.cards))
+        except CardError as exc:
+            log.warning("card reader unavailable: %s", exc.describe())
         self.notifier.status("settling unfinished vends")
         await self._recover()
         self.notifier.status("starting the meter poller")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import socket
 from pathlib import Path
 
 from gateway.app.config import DatabaseConfig, GatewayConfig, SiteConfig
 from gateway.app.runtime import Gateway
+from gateway.cards.config import CardReaderConfig
 from gateway.demo.seed import SeededSite, seed_site
 from gateway.link.config import BusConfig
 from gateway.panel.config import PanelConfig
@@ -85,6 +87,14 @@ async def _first_purchases(gateway: Gateway, seeded: SeededSite) -> None:
             log.warning("demo: first purchase for %s failed: %s", meter.address, exc)
 
 
+async def _site_secret(directory: Path) -> Path:
+    """The demo site's card secret, made once (a real site's comes from its installation)."""
+    path = directory / "site-secret"
+    if not await asyncio.to_thread(path.exists):
+        await asyncio.to_thread(path.write_text, secrets.token_hex(32), "ascii")
+    return path
+
+
 async def run_demo(directory: Path, port: int, accelerate: int) -> None:
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     clock = SiteClock("Asia/Shanghai")
@@ -110,6 +120,7 @@ async def run_demo(directory: Path, port: int, accelerate: int) -> None:
         web=WebConfig(host="127.0.0.1", port=port, tls=False, redirect_port=0,
                       tls_dir=str(directory / "tls")),
         panel=PanelConfig(driver="dummy"),  # no OLED here: the web UI shows its mirror
+        cards=CardReaderConfig(site_key=f"file:{await _site_secret(directory)}"),
     )  # fmt: skip
     gateway = Gateway(config, clock=clock)
     stop = asyncio.Event()

@@ -80,14 +80,15 @@ def create_vend(c: Conn, new: vends.NewVend) -> tuple[Vend, bool]:
     purchase count n+1 and book it twice.
     """
     if new.meter_id is not None and new.count_target is not None:
-        # Any unresolved vend on the meter may own the next count (its outcome is not known
-        # yet), and a settled one owns its own: both refuse a new vend until settled.
+        # An unsettled vend on the meter may own the next count (its outcome is not known
+        # yet): no new vend until it is settled. A settled vend with the same target count is
+        # no clash: after a reset the meter's count starts again, and the count read under the
+        # meter lock just before this is what the new vend targets.
         clash = c.one(
             "SELECT id, idempotency_key FROM vends WHERE meter_id = ? "
             "AND channel <> 'gateway_wallet' AND idempotency_key <> ? "
-            "AND (state IN ('pending', 'sent', 'uncertain') "
-            "OR (count_target = ? AND state <> 'failed'))",
-            (new.meter_id, new.idempotency_key, new.count_target),
+            "AND state IN ('pending', 'sent', 'uncertain')",
+            (new.meter_id, new.idempotency_key),
         )
         if clash is not None:
             raise ServiceError(
@@ -125,6 +126,13 @@ def fail(c: Conn, vend_id: int, error: str, actor: Actor, action: str) -> Vend:
         error_code=error.split(" ", 1)[0][:8] if error else None,
     )
     return vend
+
+
+def _event_channel(vend_channel: str, actor_channel: str) -> str:
+    """How the sale reached the meter (bus or card), else who asked (web, panel, cloud)."""
+    if vend_channel in ("comm", "card"):
+        return vend_channel
+    return CHANNELS.get(actor_channel, "web")
 
 
 def actor_of(vend: Vend) -> Actor:
@@ -251,9 +259,7 @@ def confirm(c: Conn, vend_id: int, clock: SiteClock, *, count_after: int | None)
             "energy_ckwh": vend.energy_cwh,
             "remainder_fen": int(remainder or 0),
             "tariff_version": str(ctx.version.id),
-            "channel": "comm"
-            if str(vend.channel) == "comm"
-            else CHANNELS.get(actor.channel, "web"),
+            "channel": _event_channel(str(vend.channel), actor.channel),
             "state": "confirmed",
             "operator": actor.name,
             "sold_at": c.now_text(),

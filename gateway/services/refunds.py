@@ -121,6 +121,7 @@ def confirm_refund(c: Conn, vend_id: int, clock: SiteClock) -> int:
             refund_fen=vend.amount_fen,
             meter_remaining_fen=int(req.get("remaining_fen", 0)),
             meter_remaining_cwh=int(req.get("remaining_cwh", 0)),
+            unloaded_fen=int(req.get("unloaded_fen", 0)),
             overdraft_fen=int(req.get("overdraft_fen", 0)),
             fee_fen=int(req.get("fee_fen", 0)),
             vend_id=vend_id,
