@@ -8,6 +8,10 @@ typed app keys (:mod:`web.keys`)::
     app[FRAMES].publish(FrameEvent(...))        # the command-frame pane
     app[STATUS] = my_status_provider            # before startup: the dashboard's live data
 
+``services`` (gateway.services.Services) carries every workflow page and API; ``reading``
+(gateway.reading.ReadingRuntime) the F7.5 read-all / read-one buttons. Without them those
+pages answer E614 "not connected".
+
 Serve it with :func:`web.server.start` (HTTPS plus the redirecting HTTP port).
 """
 
@@ -24,16 +28,21 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway.reading.runtime import ReadingRuntime
 from gateway.store.clock import Clock, system_clock
 from gateway.store.database import Database
 from web.config import WebConfig
 from web.frames import FrameFeed
 from web.i18n import Translations
+from web.jobs import JobBoard
 from web.keys import (
     CLOCK,
     CONFIG,
     DATABASE,
     FRAMES,
+    JOBS,
+    ONCE,
+    READING,
     ROUTES,
     SERVICES,
     SESSIONS,
@@ -43,6 +52,7 @@ from web.keys import (
     THROTTLE,
     WORK_DIR,
 )
+from web.once import OnceGuard
 from web.render import make_environment
 from web.routes import Routes, RouteTable
 from web.security.headers import security_headers
@@ -60,17 +70,25 @@ def route_tables() -> list[RouteTable]:
     """Every module's routes; a page module the workflow part adds goes in this list."""
     from web.pages import (
         auth,
+        card_api,
+        card_tools,
+        customers,
         dashboard,
         events,
+        meter_tools,
         meters,
         metertypes,
+        monitoring,
         network,
         openapi_doc,
         operators,
         organisation,
-        placeholders,
         queries,
         receipt_designer,
+        refunds,
+        replacement,
+        results,
+        sales,
         settings,
         system,
         tariffs,
@@ -90,9 +108,26 @@ def route_tables() -> list[RouteTable]:
         operators.routes,
         system.routes,
         queries.routes,
-        placeholders.routes,
+        customers.routes,
+        sales.routes,
+        card_tools.routes,
+        card_api.routes,
+        refunds.routes,
+        replacement.routes,
+        results.routes,
+        meter_tools.routes,
+        monitoring.routes,
         openapi_doc.routes,
     ]
+
+
+async def _end_streams(app: web.Application) -> None:
+    app[FRAMES].close()
+
+
+async def _jobs(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[JOBS].close()
 
 
 async def _sweeper(app: web.Application) -> AsyncIterator[None]:
@@ -118,6 +153,7 @@ def create_app(
     services: object | None = None,
     status: StatusProvider | None = None,
     frames: FrameFeed | None = None,
+    reading: ReadingRuntime | None = None,
     work_dir: str | Path | None = None,
     extra_routes: list[RouteTable] | None = None,
 ) -> web.Application:
@@ -132,6 +168,9 @@ def create_app(
     app[SERVICES] = services
     app[STATUS] = status or NoStatus()
     app[FRAMES] = frames or FrameFeed()
+    app[READING] = reading
+    app[JOBS] = JobBoard(clock)
+    app[ONCE] = OnceGuard()
     app[SESSIONS] = SessionStore(clock, timedelta(minutes=config.session_idle_minutes))
     app[THROTTLE] = LoginThrottle(
         clock,
@@ -149,4 +188,6 @@ def create_app(
     app.router.add_static("/static/", Path(str(static)), name="static", append_version=True)
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_sweeper)
+    app.cleanup_ctx.append(_jobs)
+    app.on_shutdown.append(_end_streams)
     return app

@@ -48,6 +48,14 @@ def _frame(width: int, height: int, top: int, label: Formatter, title: str) -> l
     return parts
 
 
+LABEL_WIDTH = 46  # a "MM-DD" label with some air, in viewBox units
+
+
+def _label_step(count: int, inner_width: int) -> int:
+    """Label every n-th point so the axis labels never overlap."""
+    return max(1, -(-count * LABEL_WIDTH // max(1, inner_width)))
+
+
 def bar_chart(
     points: Sequence[tuple[str, int]],
     *,
@@ -65,7 +73,7 @@ def bar_chart(
     count = max(1, len(points))
     slot = inner_w / count
     bar = max(2.0, slot * 0.62)
-    every = max(1, count // 12)  # keep axis labels readable on narrow charts
+    every = _label_step(count, inner_w)
     for index, (name, value) in enumerate(points):
         h = inner_h * max(0, value) // top
         x = PAD_LEFT + slot * index + (slot - bar) / 2
@@ -106,7 +114,7 @@ def line_chart(
     if placed:
         coords = " ".join(f"{x:.1f},{y}" for _, _, x, y in placed)
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>')
-    every = max(1, count // 10)
+    every = _label_step(count, inner_w)
     for index, (name, value, x, y) in enumerate(placed):
         parts.append(
             f'<circle cx="{x:.1f}" cy="{y}" r="3" fill="{color}">'

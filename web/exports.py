@@ -25,7 +25,9 @@ import xlsxwriter
 from aiohttp import web
 
 from gateway.store.conn import Conn
+from web import downloads
 from web.formatting import local_time
+from web.keys import CONFIG
 
 Kind = Literal["text", "money", "energy", "price", "time", "int"]
 Format = Literal["xlsx", "csv"]
@@ -144,6 +146,9 @@ async def export_response(
                 f"filename*=UTF-8''{quote(name)}",
                 "Content-Length": str(size),
             }
+        )
+        downloads.mark_started(
+            response, downloads.token_of(request), secure=request.app[CONFIG].tls
         )
         await response.prepare(request)
         while chunk := await asyncio.to_thread(handle.read, CHUNK):

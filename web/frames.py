@@ -12,8 +12,11 @@ import asyncio
 import json
 from collections import deque
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from gateway.link.trace import TraceEvent
 
 Direction = Literal["tx", "rx", "info", "error"]
 QUEUE_FRAMES = 256
@@ -48,14 +51,19 @@ class Subscription:
         self._queue.append(event)
         self._ready.set()
 
-    async def next_batch(self, wait_seconds: float) -> list[FrameEvent]:
-        """Frames waiting now, or after up to ``timeout`` seconds (empty: send a keep-alive)."""
+    async def next_batch(self, wait_seconds: float) -> list[FrameEvent] | None:
+        """Frames waiting now, or after up to ``timeout`` seconds (empty: send a keep-alive);
+        None once the feed is closed (the server is stopping: end the stream)."""
+        if self._feed.closed:
+            return None
         if not self._queue:
             self._ready.clear()
             try:
                 await asyncio.wait_for(self._ready.wait(), wait_seconds)
             except TimeoutError:
                 return []
+            if self._feed.closed:
+                return None
         batch = list(self._queue)
         self._queue.clear()
         return batch
@@ -74,6 +82,13 @@ class FrameFeed:
     def __init__(self) -> None:
         self._subscribers: set[Subscription] = set()
         self.recent: deque[FrameEvent] = deque(maxlen=RECENT_FRAMES)
+        self.closed = False
+
+    def close(self) -> None:
+        """End every stream (server shutdown: open panes must not hold the server up)."""
+        self.closed = True
+        for subscriber in tuple(self._subscribers):
+            subscriber._ready.set()
 
     def publish(self, event: FrameEvent) -> None:
         self.recent.append(event)
@@ -88,3 +103,30 @@ class FrameFeed:
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
+
+
+def from_trace(event: TraceEvent, at: datetime | None = None) -> FrameEvent:
+    """A bus trace event (gateway.link.trace) as the pane shows it; hook it up with
+    ``buses.add_trace_hook(lambda e: feed.publish(from_trace(e)))``."""
+    frame = event.frame
+    note = frame.describe() if frame is not None else ""
+    if event.error and event.direction.value != "error":
+        note += f" !! {event.error}"
+    if event.note:
+        note += f" [{event.note}]"
+    direction: Direction = event.direction.value  # type: ignore[assignment]
+    return FrameEvent(
+        at=at or datetime.now(UTC),
+        direction=direction,
+        channel=event.bus,
+        data=event.raw.hex(" ").upper() if event.raw else (event.error or event.note),
+        meter=frame.address if frame is not None else "",
+        note=note.strip(),
+    )
+
+
+def note(feed: FrameFeed, channel: str, text: str, *, meter: str = "", error: bool = False) -> None:
+    """A line in the pane that is not a frame: "card written", "reading all meters", ..."""
+    feed.publish(
+        FrameEvent(datetime.now(UTC), "error" if error else "info", channel, text, meter=meter)
+    )

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 import jinja2
 from aiohttp import web
 
+from gateway.reading.runtime import ReadingRuntime
 from gateway.store.clock import Clock
 from gateway.store.database import Database
 from gateway.store.operators import Operator
 from web.config import WebConfig
 from web.frames import FrameFeed
 from web.i18n import Lang, Translations
+from web.jobs import JobBoard
+from web.once import OnceGuard
 from web.routes import Route, Routes
 from web.security.sessions import Session, SessionStore
 from web.security.throttle import LoginThrottle
@@ -30,6 +33,11 @@ THROTTLE = web.AppKey("throttle", LoginThrottle)
 ROUTES = web.AppKey("routes", Routes)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 TEXTS = web.AppKey("texts", Translations)
+# The meter-reading runtime (F7.5: read all / read one) once the composition root passes it.
+READING: web.AppKey[ReadingRuntime | None] = web.AppKey("reading", ReadingRuntime)
+# Long operations with progress, and the guard that runs each money request once.
+JOBS = web.AppKey("jobs", JobBoard)
+ONCE = web.AppKey("once", OnceGuard)
 # Folder for temporary files (uploads being checked, exports being built).
 WORK_DIR = web.AppKey("work_dir", str)
 

@@ -312,6 +312,13 @@ class Placed:
     key: str
 
 
+# Fields whose facts the services record under another name (gateway.services.records).
+ALIASES = {
+    "operator_name": "operator",
+    "total_purchased_fen": "purchased_total_fen",
+}
+
+
 def values_for(
     content: Mapping[str, Any],
     *,
@@ -321,11 +328,16 @@ def values_for(
     kind_label: str,
 ) -> dict[str, str]:
     """Every field's printed text for one receipt record."""
+    known = {**content}
+    for field_key, source in ALIASES.items():
+        if field_key not in known and source in known:
+            known[field_key] = known[source]
     merged: dict[str, Any] = {
-        **content,
-        "org_name": organisation.name,
-        "org_address": organisation.address,
-        "org_phone": organisation.phone,
+        **known,
+        # As recorded at the sale, so a reprint shows what the original showed.
+        "org_name": known.get("organisation") or organisation.name,
+        "org_address": known.get("organisation_address") or organisation.address,
+        "org_phone": known.get("organisation_phone") or organisation.phone,
         "org_tax_number": organisation.tax_number,
         "receipt_number": f"{number:08d}" if number is not None else "",
         "receipt_kind": kind_label,

@@ -162,8 +162,10 @@ def status_of(exc: BaseException) -> int:
         return 401
     if code in ("E315", "E501"):
         return 403
-    if code in ("E305", "E306", "E307", "E308", "E311", "E312"):
+    if code in ("E305", "E306", "E307", "E308", "E311", "E312", "E506", "E510", "E513"):
         return 409
+    if code in ("E507", "E511"):
+        return 502  # the meter did not answer or did not do it: the gateway's upstream failed
     if isinstance(code, str) and code.startswith("E") and code != "E699":
         return 400 if code[1] in "0123456" else 502
     return 500

@@ -77,3 +77,71 @@ def answers(ok: Schema | None, *codes: int, ok_status: int = 200) -> dict[int, S
     for code in (401, 403, *codes):
         result[code] = ERROR
     return result
+
+
+# ---- the workflows (F2-F4, F7) -------------------------------------------------------------
+
+IDEMPOTENCY_KEY: Schema = {
+    "type": "string",
+    "pattern": r"^[A-Za-z0-9_-]{16,64}$",
+    "description": "chosen by the client, one per sale: a repeated request returns the first "
+    "result and never sells twice",
+}
+AMOUNT_IN: Schema = {
+    "type": "string",
+    "pattern": r"^\d+(\.\d{1,2})?$",
+    "description": "yuan, as a decimal string",
+}
+SALE_RESULT: Schema = obj(
+    {
+        "vend_id": INTEGER,
+        "state": {"enum": ["pending", "sent", "uncertain", "confirmed", "failed"]},
+        "amount": YUAN,
+        "energy": KWH,
+        "remainder": YUAN,
+        "purchase_count": nullable(INTEGER),
+        "receipt_number": nullable(INTEGER),
+        "meter": STRING,
+        "repeated": BOOLEAN,
+        "error": nullable(STRING),
+    }
+)
+REFUND_RESULT: Schema = obj(
+    {
+        "vend_id": INTEGER,
+        "state": {"enum": ["pending", "sent", "uncertain", "confirmed", "failed"]},
+        "refund": YUAN,
+        "owed": YUAN,
+        "receipt_number": nullable(INTEGER),
+        "repeated": BOOLEAN,
+    }
+)
+METER_PARAMETERS: Schema = obj(
+    {
+        "address": STRING,
+        "values": {"type": "object", "additionalProperties": STRING},
+        "relay": STRING,
+        "relay_open": nullable(BOOLEAN),
+        "errors": {"type": "object", "additionalProperties": STRING},
+    }
+)
+ACCOUNT: Schema = obj(
+    {
+        "account_id": INTEGER,
+        "status": {"enum": ["open", "closed"]},
+        "customer": obj(
+            {"id": INTEGER, "number": STRING, "name": STRING, "phone": STRING, "address": STRING}
+        ),
+        "meter": obj({"id": INTEGER, "address": STRING, "type": STRING}),
+        "wallet_model": STRING,
+        "value_kind": STRING,
+        "price_type": STRING,
+        "balance": YUAN,
+        "purchased": YUAN,
+        "purchases": INTEGER,
+        "remainder": YUAN,
+        "relay_open": nullable(BOOLEAN),
+        "online": nullable(BOOLEAN),
+        "meter_remaining": nullable(STRING),
+    }
+)

@@ -16,6 +16,7 @@ from gateway.store.conn import Conn
 from gateway.store.paging import PageRequest
 from web import charts, formatting
 from web.keys import CLOCK, DATABASE, STATUS, context
+from web.monitoring_tables import kind_label
 from web.render import render
 from web.routes import SIGNED_IN, RouteTable
 
@@ -76,4 +77,6 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         sync=status.sync_state(),
         sales_chart=chart,
         can_query=ctx.can("queries.view"),
+        can_monitor=ctx.can("monitoring.view"),
+        kind_label=lambda name: kind_label(name, ctx.lang),
     )

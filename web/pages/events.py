@@ -38,6 +38,8 @@ async def frames_stream(request: web.Request) -> web.StreamResponse:
             await response.write(f"event: frame\ndata: {event.to_json()}\n\n".encode())
         while True:
             batch = await subscription.next_batch(KEEPALIVE_SECONDS)
+            if batch is None:
+                break
             if not batch:
                 await response.write(b": keep-alive\n\n")
                 continue

@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 from markupsafe import Markup
 
-from gateway.store import operators, receipts, siteinfo
+from gateway.store import operators, receipts, siteinfo, vends
 from gateway.store.conn import Conn
 from gateway.store.paging import PageRequest
+from gateway.store.vends import VendState
 from web import exports
 from web.audit import audited
 from web.exports import Column
@@ -213,8 +214,9 @@ async def render_receipt(
     t = _texts(request)
     org = await request.app[DATABASE].read(siteinfo.get_organisation)
     template = await load_template(request)
+    facts = await request.app[DATABASE].read(_with_vend_facts, receipt)
     values = values_for(
-        receipt.content,
+        facts,
         organisation=org,
         number=receipt.number,
         created_at=receipt.created_at,
@@ -223,6 +225,21 @@ async def render_receipt(
     return render(
         request, "receipt.html", template=template, placed=place(template, values, t), copy=copy
     )
+
+
+def _with_vend_facts(c: Conn, receipt: receipts.Receipt) -> dict[str, Any]:
+    """The receipt's facts, plus what its vend recorded and the services did not copy onto it:
+    a money meter's balance after the sale (what it held before plus what was loaded). Both are
+    fixed once the sale is made, so every print of the receipt shows the same."""
+    content = dict(receipt.content)
+    if receipt.vend_id is None or "balance_fen" in content:
+        return content
+    vend = vends.get(c, receipt.vend_id)
+    request = vend.request
+    money_meter = vend.energy_cwh == 0 and "meter_remaining_before" in request
+    if money_meter and vend.state is VendState.CONFIRMED and "load_value" in request:
+        content["balance_fen"] = int(request["meter_remaining_before"]) + int(request["load_value"])
+    return content
 
 
 @routes.page(

@@ -21,10 +21,11 @@ from aiohttp import BodyPartReader, web
 from gateway.store import clearall, operators, oplog, passwords
 from gateway.store.clock import compact
 from gateway.store.conn import Conn
+from web import downloads
 from web.audit import log_failure
 from web.errors import BAD_INPUT, CONFIRMATION_TEXT, NO_FILE, WRONG_PASSWORD, Described, WebError
 from web.forms import Fields
-from web.keys import CLOCK, DATABASE, SESSIONS, TEXTS, context, operator
+from web.keys import CLOCK, CONFIG, DATABASE, SESSIONS, TEXTS, context, operator
 from web.pages.common import described, is_operator_error, submit
 from web.queries import OPLOG_FILTERS, oplog_filter
 from web.render import flash_key, json_response, redirect, render
@@ -84,6 +85,12 @@ async def backup_download(request: web.Request) -> web.StreamResponse:
                 "Content-Disposition": f'attachment; filename="{name}"',
                 "Content-Length": str(result.size_bytes),
             }
+        )
+        posted = (await request.post()).get(downloads.FIELD)
+        downloads.mark_started(
+            response,
+            downloads.token_of(request, posted if isinstance(posted, str) else ""),
+            secure=request.app[CONFIG].tls,
         )
         try:
             await response.prepare(request)

@@ -12,12 +12,17 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.link.timing import LineTiming
+from gateway.reading import ReadingConfig, ReadingRuntime
+from gateway.reading.config import ClockConfig
 from gateway.store import auth, operators, passwords
 from gateway.store.database import Database
 from gateway.store.operators import NewOperator, Operator
+from tests.support.site import Site, running_site
 from web.app import create_app
 from web.config import WebConfig
-from web.keys import SESSIONS
+from web.frames import FrameFeed, from_trace
+from web.keys import DATABASE, SESSIONS
 from web.security.sessions import COOKIE
 
 PASSWORD = "counter-pass-1"
@@ -115,3 +120,75 @@ async def shared_client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
     await database.close()
+
+
+# ---- a whole site: the ledger seeded like a customer's, simulated meters, the services -------
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    async with running_site(tmp_path) as running:
+        # A silent meter costs (1 + retries) reply windows per request: keep the tests of
+        # unreachable meters quick, with a window still generous for a loaded machine.
+        for bus in running.buses:
+            bus.timing = LineTiming(baud=19200, reply_window_ms=400)
+            bus.retries = 1
+        yield running
+
+
+@pytest.fixture
+async def site_client(site: Site, config: WebConfig, tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    """The web app on the site's services, with the buses' frames going to the pane (as the
+    composition root wires them)."""
+    feed = FrameFeed()
+    remove = site.buses.add_trace_hook(lambda event: feed.publish(from_trace(event)))
+    app = create_app(
+        site.db,
+        config=config,
+        clock=site.clock.now,
+        services=site.services,
+        frames=feed,
+        work_dir=tmp_path,
+    )
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+    remove()
+
+
+async def cashier(client: TestClient, permissions: Iterable[str] | None = None) -> str:  # type: ignore[type-arg]
+    """Sign in an operator with every permission (or the given ones); returns the CSRF token."""
+    from gateway.store.permissions import ALL_CODES
+
+    db = client.app[DATABASE]
+    count = len(await db.read(operators.list_all, include_inactive=True))
+    who = await make_operator(
+        db, f"cashier{count}", ALL_CODES if permissions is None else permissions
+    )
+    return sign_in(client, who.id)
+
+
+@pytest.fixture
+async def reading_client(
+    site: Site, config: WebConfig, tmp_path: Path
+) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    """The web app with the meter poller running on the site (F7.5)."""
+    runtime = ReadingRuntime(
+        site.db,
+        site.clock,
+        ReadingConfig(clock=ClockConfig(broadcast=False), offline_after_failures=1),
+        driver_for=lambda info: site.access.driver(info.meter, info.meter_type),
+    )
+    await runtime.start()
+    app = create_app(
+        site.db,
+        config=config,
+        clock=site.clock.now,
+        services=site.services,
+        reading=runtime,
+        work_dir=tmp_path,
+    )
+    try:
+        async with TestClient(TestServer(app)) as test_client:
+            yield test_client
+    finally:
+        await runtime.stop()

@@ -9,13 +9,15 @@ import web
 from gateway.store.permissions import CATALOGUE
 from web.i18n import Translations
 from web.menu import MENU
-from web.pages.placeholders import PLACEHOLDERS
+from web.monitoring_tables import MONITOR_COLUMNS, alarm_columns
 from web.queries import QUERIES
 from web.receipts import FIELDS
 
 ROOT = Path(web.__file__).parent
 TEMPLATE_KEY = re.compile(r"""\bt\(\s*'([a-z0-9_.]+)'""")
 CODE_KEY = re.compile(r"""\bN_\(\s*"([A-Za-z0-9_.]+)"\s*\)""")
+# t(request, "key", ...) in page handlers and texts.text(lang, "key") in background work.
+HANDLER_KEY = re.compile(r'\b(?:t\(\s*request|texts\.text\(\s*lang),\s*"([a-z0-9_.]+)"')
 MACRO_KEY = re.compile(
     r"""m\.(?:field|select|button|textarea|checkbox|empty)\(\s*'[^']*'\s*,\s*'([a-z0-9_.]+)'|m\.(?:button|empty)\(\s*'([a-z0-9_.]+)'"""
 )
@@ -70,14 +72,16 @@ def test_every_value_of_the_enumerations_shown_is_translated() -> None:
 
 def test_every_key_in_the_code_exists() -> None:
     loaded = texts()
-    used = {k for f in ROOT.rglob("*.py") for k in CODE_KEY.findall(f.read_text(encoding="utf-8"))}
+    sources = [f.read_text(encoding="utf-8") for f in ROOT.rglob("*.py")]
+    used = {k for source in sources for k in CODE_KEY.findall(source)}
+    used |= {k for source in sources for k in HANDLER_KEY.findall(source)}
     for query in QUERIES:
         used.add(query.title)
         used |= {f.label for f in query.filters} | {c.label for c in query.columns}
         used |= {key for f in query.filters for _, key in f.choices}
     used |= {section.title for section in MENU} | {i.title for s in MENU for i in s.items}
     used |= {d.label for d in FIELDS.values()}
-    used |= {k for p in PLACEHOLDERS for k in (*p.steps, *p.buttons)}
+    used |= {c.label for c in (*MONITOR_COLUMNS, *alarm_columns("zh")) if "." in c.label}
     missing = sorted(k for k in used if not loaded.has(k))
     assert not missing
 
@@ -95,3 +99,22 @@ def test_every_feature_of_the_manual_is_in_the_menu() -> None:
 
 def test_permission_labels_exist_in_both_languages() -> None:
     assert all(p.name_zh and p.name_en for p in CATALOGUE)
+
+
+def test_every_field_of_every_card_has_a_label() -> None:
+    """【读电卡】 shows every field of any card and of the meter's return area."""
+    import dataclasses
+
+    from gateway.cards import format as card_format
+    from gateway.cards.statgrid import StateGridCard
+
+    loaded = texts()
+    records = [
+        card_format.UserCard, card_format.SettingsCard, card_format.QueryCard,
+        card_format.ResetCard, card_format.RelayCard, card_format.RefundCard,
+        card_format.MeterChangeCard,
+    ]  # fmt: skip
+    keys = {f"card.{f.name}" for r in (*records, card_format.ReturnArea, StateGridCard)
+            for f in dataclasses.fields(r)}  # fmt: skip
+    keys |= {f"card.type.{r.__name__}" for r in records}
+    assert sorted(k for k in keys if not loaded.has(k)) == []
