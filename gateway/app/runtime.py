@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import signal
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from gateway.appliance.watchdog import LoopWatchdog
 from gateway.cards import CardReaderService
 from gateway.cards.errors import CardError
 from gateway.link.registry import Buses
-from gateway.link.trace import Direction, TraceEvent
+from gateway.link.trace import TraceEvent
 from gateway.meters.driver import MeterDriver
 from gateway.meters.mac import build_mac_providers
 from gateway.panel.service import Panel
@@ -48,7 +47,7 @@ from gateway.sync.client import SyncClient
 from gateway.sync.state import OutboxAlarm
 from web import server as web_server
 from web.app import create_app
-from web.frames import FrameEvent, FrameFeed
+from web.frames import FrameFeed, from_trace
 
 log = logging.getLogger(__name__)
 
@@ -200,22 +199,7 @@ class Gateway:
                 self.sync.notify()
 
     def _on_frame(self, event: TraceEvent) -> None:
-        frame = event.frame
-        self.frames.publish(
-            FrameEvent(
-                at=dt.datetime.now(dt.UTC),
-                direction=event.direction.value,  # type: ignore[arg-type]
-                channel=event.bus,
-                data=event.raw.hex(" ").upper() if event.raw else (event.error or event.note),
-                meter=frame.address if frame is not None else "",
-                note=(frame.describe() if frame is not None else "")
-                + (
-                    f" !! {event.error}"
-                    if event.error and event.direction != Direction.ERROR
-                    else ""
-                ),
-            )
-        )
+        self.frames.publish(from_trace(event))
 
     async def _start_web(self) -> None:
         assert self.db is not None
@@ -228,6 +212,7 @@ class Gateway:
             frames=self.frames,
             work_dir=Path(self.config.database.path).parent,
             status=self.status,
+            reading=self.reading,
             extra_routes=[web_extras.routes, *self.extra_routes],
         )
         app[web_extras.PANEL] = self.panel

@@ -79,4 +79,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         can_query=ctx.can("queries.view"),
         can_monitor=ctx.can("monitoring.view"),
         kind_label=lambda name: kind_label(name, ctx.lang),
+        # The front panel's live image, when the running gateway has a panel (support can see
+        # exactly what the OLED shows, over the phone).
+        panel_mirror="panel_mirror" in request.app.router and ctx.can("monitoring.view"),
     )

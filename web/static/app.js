@@ -169,3 +169,11 @@ document.addEventListener("submit", (event) => {
     wait(field.value);
   });
 })();
+
+// The front panel's live mirror on the dashboard: a fresh image every 2 seconds.
+(function () {
+  var img = document.getElementById("panel-mirror");
+  if (!img) return;
+  var base = img.getAttribute("src").split("?")[0];
+  setInterval(function () { img.src = base + "?t=" + Date.now(); }, 2000);
+})();
