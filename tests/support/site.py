@@ -3,6 +3,8 @@ product's meter simulator serving a real TCP socket, a real bus, and the service
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import socket
 from collections.abc import AsyncIterator
@@ -21,6 +23,7 @@ from gateway.simulator.meter import VirtualMeter
 from gateway.siteclock import SiteClock
 from gateway.store import auth, ledger
 from gateway.store.database import Database
+from tests.support.procs import pty_pair
 
 BUS = "line1"
 
@@ -64,7 +67,11 @@ class Site:
 
 
 @asynccontextmanager
-async def running_site(tmp_path: Path, *, reply_delay_ms: int = 0) -> AsyncIterator[Site]:
+async def running_site(
+    tmp_path: Path, *, reply_delay_ms: int = 0, transport: str = "pty"
+) -> AsyncIterator[Site]:
+    """The site's meters on a real socat pty pair (an RS485 line as the gateway sees a serial
+    port; ptys take parity N only) or, with ``transport="tcp"``, behind a TCP serial server."""
     clock = SiteClock("Asia/Shanghai")
     db = await Database.open(tmp_path / "gateway.sqlite", clock=clock.now)
     await auth.initialise(db)  # the default operator (id 1), as `db init` makes it
@@ -81,20 +88,40 @@ async def running_site(tmp_path: Path, *, reply_delay_ms: int = 0) -> AsyncItera
         list(virtual.values()), wire_timing=False, reply_delay_ms=reply_delay_ms,
         clock=clock.local_now,
     )  # fmt: skip
-    port = _free_port()
-    server = await sim.serve_tcp("127.0.0.1", port)
-    buses = Buses([BusConfig(name=BUS, kind="tcp", port=f"127.0.0.1:{port}", reply_window_ms=1000)])
-    await buses.start()
-    access = BusMeterAccess(buses, clock=clock.local_now)
-    services = Services(db, access, clock)
-    services.vending.settle_pause_s = 0.05
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        if transport == "pty":
+            gw_tty, meter_tty, _ = stack.enter_context(pty_pair(tmp_path))
+            ready = asyncio.Event()
+            serving = asyncio.create_task(
+                sim.serve_serial(meter_tty, parity="N", on_ready=ready.set)
+            )
+            stack.push_async_callback(_cancel, serving)
+            await asyncio.wait_for(ready.wait(), 10)
+            bus = BusConfig(name=BUS, kind="serial", port=gw_tty, parity="N", reply_window_ms=1000)
+        else:
+            port = _free_port()
+            server = await sim.serve_tcp("127.0.0.1", port)
+            stack.push_async_callback(_close_server, server)
+            bus = BusConfig(name=BUS, kind="tcp", port=f"127.0.0.1:{port}", reply_window_ms=1000)
+        buses = Buses([bus])
+        await buses.start()
+        stack.push_async_callback(buses.close)
+        stack.push_async_callback(db.close)
+        access = BusMeterAccess(buses, clock=clock.local_now)
+        services = Services(db, access, clock)
+        services.vending.settle_pause_s = 0.05
         yield Site(db, clock, sim, virtual, buses, access, services, seeded)
-    finally:
-        await buses.close()
-        server.close()
-        await server.wait_closed()
-        await db.close()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def _close_server(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()
 
 
 def utc(*args: int) -> dt.datetime:
