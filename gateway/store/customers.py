@@ -10,6 +10,7 @@ model and value kind are copied from the meter type when the account opens.
 from __future__ import annotations
 
 import enum
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -456,16 +457,19 @@ class CustomerFilter:
     balance_below_fen: int | None = None  # low-balance list on the dashboard
 
 
-_CUSTOMER_FROM = (
-    " FROM customers AS cu"
-    " LEFT JOIN accounts AS a ON a.id = cu.current_account_id"
-    " LEFT JOIN meters AS m ON m.id = a.meter_id"
-    " LEFT JOIN boxes AS b ON b.id = m.box_id"
-    " LEFT JOIN lines AS l ON l.id = b.line_id"
-    " LEFT JOIN price_types AS p ON p.id = a.price_type_id"
-    " LEFT JOIN account_balances AS ab ON ab.account_id = a.id"
+# The optional joins, each with the alias it needs first. A page picks its customer ids through
+# only the joins its conditions use, so ordering, OFFSET and COUNT run over a few indexes
+# instead of the seven-table row (a full join for 10,000 customers cost more than the page).
+_JOINS = (
+    ("a", "", " LEFT JOIN accounts AS a ON a.id = cu.current_account_id"),
+    ("m", "a", " LEFT JOIN meters AS m ON m.id = a.meter_id"),
+    ("b", "m", " LEFT JOIN boxes AS b ON b.id = m.box_id"),
+    ("l", "b", " LEFT JOIN lines AS l ON l.id = b.line_id"),
+    ("p", "a", " LEFT JOIN price_types AS p ON p.id = a.price_type_id"),
+    ("ab", "a", " LEFT JOIN account_balances AS ab ON ab.account_id = a.id"),
 )
-_CUSTOMER_SELECT = (
+_CUSTOMER_FROM = " FROM customers AS cu" + "".join(join for _, _, join in _JOINS)
+_CUSTOMER_COLUMNS = (
     "SELECT cu.id AS customer_id, cu.number, cu.name, cu.phone, cu.address, cu.id_number, "
     "a.id AS account_id, a.status, a.opened_at, a.closed_at, a.meter_id, "
     "m.address AS meter_address, m.meter_number, b.name AS box_name, l.id AS line_id, "
@@ -473,8 +477,18 @@ _CUSTOMER_SELECT = (
     "coalesce(ab.balance_fen, 0) AS balance_fen, coalesce(ab.energy_cwh, 0) AS energy_cwh, "
     "coalesce(ab.purchased_fen, 0) AS purchased_fen, "
     "coalesce(ab.purchased_cwh, 0) AS purchased_cwh, coalesce(ab.purchases, 0) AS purchases, "
-    "coalesce(ab.remainder_fen, 0) AS remainder_fen" + _CUSTOMER_FROM
+    "coalesce(ab.remainder_fen, 0) AS remainder_fen"
 )
+_CUSTOMER_SELECT = _CUSTOMER_COLUMNS + _CUSTOMER_FROM
+
+
+def _joins_for(conditions: str) -> str:
+    """The joins the conditions refer to (with the ones those depend on), in join order."""
+    needed = {alias for alias, _, _ in _JOINS if re.search(rf"\b{alias}\.", conditions)}
+    for alias, before, _ in reversed(_JOINS):
+        if alias in needed and before:
+            needed.add(before)
+    return "".join(join for alias, _, join in _JOINS if alias in needed)
 
 
 def _customer_where(flt: CustomerFilter) -> Where:
@@ -498,7 +512,9 @@ def _customer_where(flt: CustomerFilter) -> Where:
     if flt.box_id is not None:
         where.add("m.box_id = ?", flt.box_id)
     if flt.status is not None:
-        where.add("a.status = ?", str(AccountStatus(flt.status)))
+        # "+": not through the accounts_closed index, which drives the join from 9,800 open
+        # accounts and sorts them all by number; walking customers in number order stops early
+        where.add("+a.status = ?", str(AccountStatus(flt.status)))
     if flt.without_account:
         where.add("cu.current_account_id IS NULL")
     if flt.wallet_model is not None:
@@ -511,14 +527,17 @@ def _customer_where(flt: CustomerFilter) -> Where:
 def search(c: Conn, flt: CustomerFilter, page: PageRequest) -> Page[CustomerRow]:
     """F2.8 customer query, ordered by customer number."""
     where = _customer_where(flt)
-    return fetch_page(
-        c,
-        f"{_CUSTOMER_SELECT}{where.sql()} ORDER BY cu.number",
-        f"SELECT count(*){_CUSTOMER_FROM}{where.sql()}",
-        where.params,
-        page=page,
-        build=CustomerRow.from_row,
+    conditions = where.sql()
+    picked = f" FROM customers AS cu{_joins_for(conditions)}{conditions}"
+    rows = c.all(
+        f"WITH pick AS (SELECT cu.id, cu.number{picked} ORDER BY cu.number LIMIT ? OFFSET ?)"
+        f" {_CUSTOMER_COLUMNS} FROM pick JOIN customers AS cu ON cu.id = pick.id"
+        f"{''.join(join for _, _, join in _JOINS)} ORDER BY pick.number",
+        [*where.params, page.limit + 1, page.offset],
     )
+    total = int(c.scalar(f"SELECT count(*){picked}", where.params)) if page.with_total else None
+    items = tuple(CustomerRow.from_row(row) for row in rows[: page.limit])
+    return Page(items, page.offset, page.limit, len(rows) > page.limit, total)
 
 
 def iterate(c: Conn, flt: CustomerFilter) -> Iterator[CustomerRow]:
