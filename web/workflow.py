@@ -34,7 +34,7 @@ from web.frames import note
 from web.keys import DATABASE, FRAMES, ONCE, READING, SERVICES, TEXTS, context, operator
 from web.once import new_nonce
 from web.pages.common import described, is_operator_error
-from web.render import flash, render, status_of
+from web.render import flash, redirect, render, status_of
 
 T = TypeVar("T")
 
@@ -224,6 +224,26 @@ async def attempt(
             vend_id if isinstance(vend_id, int) else None,
             status_of(exc),
         )
+
+
+async def vend_page(
+    request: web.Request,
+    outcome: Outcome,
+    form_page: Callable[..., Awaitable[web.StreamResponse]],
+    **page_args: Any,
+) -> web.StreamResponse:
+    """A money form's answer: the vend's result page when it went through, else the same form
+    again with the error, the vend it concerns (E506) and what the operator had typed."""
+    if outcome.ok:
+        raise redirect(request, "vend_result", id=outcome.value.vend_id)
+    return await form_page(
+        request,
+        **page_args,
+        error=outcome.error,
+        vend_id=outcome.vend_id,
+        form=dict(await request.post()),
+        status=outcome.status,
+    )
 
 
 # ---- JSON for the API ----------------------------------------------------------------------

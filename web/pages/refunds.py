@@ -13,7 +13,7 @@ from aiohttp import web
 
 from web.forms import Fields
 from web.once import api_key, form_key
-from web.render import json_response, redirect
+from web.render import json_response
 from web.routes import RouteTable
 from web.schemas import AMOUNT_IN, IDEMPOTENCY_KEY, REFUND_RESULT, answers, obj
 from web.workflow import (
@@ -23,6 +23,7 @@ from web.workflow import (
     path_int,
     refund_json,
     services_of,
+    vend_page,
     workflow_page,
 )
 
@@ -93,17 +94,7 @@ async def refund_submit(request: web.Request) -> web.StreamResponse:
         )
 
     outcome = await attempt(request, "refund.close", f"account:{account_id}", work)
-    if outcome.ok:
-        raise redirect(request, "vend_result", id=outcome.value.vend_id)
-    return await page(
-        request,
-        account_id=account_id,
-        open_only=False,
-        error=outcome.error,
-        vend_id=outcome.vend_id,
-        form=dict(await request.post()),
-        status=outcome.status,
-    )
+    return await vend_page(request, outcome, page, account_id=account_id, open_only=False)
 
 
 @routes.api(

@@ -20,7 +20,7 @@ from gateway.store.paging import PageRequest
 from web.forms import Fields
 from web.keys import DATABASE
 from web.once import api_key, form_key
-from web.render import json_response, redirect
+from web.render import json_response
 from web.routes import RouteTable
 from web.schemas import AMOUNT_IN, IDEMPOTENCY_KEY, INTEGER, SALE_RESULT, answers, obj
 from web.workflow import (
@@ -30,6 +30,7 @@ from web.workflow import (
     path_int,
     sale_json,
     services_of,
+    vend_page,
     workflow_page,
 )
 
@@ -143,16 +144,7 @@ async def replace_submit(request: web.Request) -> web.StreamResponse:
         return await once(request, key, lambda: _replace(services, actor, account_id, fields, key))
 
     outcome = await attempt(request, "sale.replacement", f"account:{account_id}", work)
-    if outcome.ok:
-        raise redirect(request, "vend_result", id=outcome.value.vend_id)
-    return await page(
-        request,
-        account_id=account_id,
-        error=outcome.error,
-        vend_id=outcome.vend_id,
-        form=dict(await request.post()),
-        status=outcome.status,
-    )
+    return await vend_page(request, outcome, page, account_id=account_id)
 
 
 @routes.api(

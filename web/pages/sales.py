@@ -18,7 +18,7 @@ from web.forms import Fields
 from web.keys import DATABASE
 from web.once import api_key, form_key
 from web.quote import quote
-from web.render import json_response, redirect
+from web.render import json_response
 from web.routes import QueryParam, RouteTable
 from web.schemas import SALE_RESULT, STRING, answers, obj
 from web.workflow import (
@@ -29,6 +29,7 @@ from web.workflow import (
     path_int,
     sale_json,
     services_of,
+    vend_page,
     workflow_page,
 )
 
@@ -113,16 +114,7 @@ async def daily_purchase(request: web.Request) -> web.StreamResponse:
         )
 
     outcome = await attempt(request, "sale.daily", f"account:{account_id}", work)
-    if outcome.ok:
-        raise redirect(request, "vend_result", id=outcome.value.vend_id)
-    return await page(
-        request,
-        account_id=account_id,
-        error=outcome.error,
-        vend_id=outcome.vend_id,
-        form=dict(await request.post()),
-        status=outcome.status,
-    )
+    return await vend_page(request, outcome, page, account_id=account_id)
 
 
 # ---- JSON API ------------------------------------------------------------------------------
