@@ -1,16 +1,25 @@
-"""Ledger benchmark: a daily purchase's commit against the fsync floor, and the UI's queries,
-on a database holding 10,000 customers and 1,000,000 past sales.
+"""Ledger benchmark: the commits of a daily purchase against the fsync floor, and the UI's
+queries, on a database holding 10,000 customers and 1,000,000 past sales.
+
+A daily purchase commits three times, through the same functions the services run
+(gateway.services.records), each through Database.write: the vend, pending, before any byte
+goes to the meter; the vend marked sent; and, after the meter's reply, the sale itself (vend
+confirmed + ledger row + receipt + operation-log entry + outbox event, one transaction).
 
 Prints one JSON object:
-  vend_commit_ms_median  one daily purchase, ledger side: vend row + two transitions + ledger row
-                         + receipt number + operation-log entry + outbox event, one transaction
-  fsync_floor_ms_median  one bare one-row INSERT + COMMIT, same pragmas, same file, same path
-                         through Database.write (so the thread hop is in both)
-  ratio                  vend_commit / fsync_floor (target <= 2)
-  query_ms_p99           p99 over the customer and sales queries the UI runs (target < 50)
-Targets: vend commit median < 5 ms and <= 2x the floor; queries p99 < 50 ms.
-Diagnostics: WAL pages one purchase appends, and both transactions timed in-thread with
-synchronous=OFF on a second connection (how much of the commit is CPU, how much is the disk).
+  vend_commit_ms_median       the sale's commit (records.confirm), ledger side, no wire time
+  fsync_floor_ms_median       one bare one-row INSERT + COMMIT, same pragmas, same file, same
+                              path through Database.write (so the thread hop is in both)
+  ratio                       vend_commit / fsync_floor (target <= 2)
+  purchase_commits_ms_median  the three commits of one purchase added up (target < 5)
+  query_ms_p99                p99 over the customer and sales queries the UI runs (target < 50)
+Diagnostics:
+  wal_pages                   WAL pages each commit appends
+  page_bound_ms_median        a bare transaction that writes as many b-tree pages as the sale's
+                              commit (one tiny row into each of that many tables), so the price
+                              this disk asks for that many pages with next to no CPU; the sale
+                              cannot be faster than this without writing fewer b-trees
+  *_in_thread_ms_median_no_fsync  each commit in-thread with synchronous=OFF (CPU + page writes)
 History is bulk-loaded in one transaction, then sales/200 (max 5,000) purchases are made the
 normal way, unmeasured, so the indexes rebuilt in bulk are no longer packed full.
 
@@ -28,41 +37,43 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gateway.billing.tariff import FlatTariff
+from gateway.services import records
+from gateway.siteclock import SiteClock
 from gateway.store import (
     Conn,
     Database,
     canonical,
     customers,
-    ledger,
     oplog,
     receipts,
     sales,
-    vends,
 )
 from gateway.store.clock import to_text
 from gateway.store.customers import ClosedFilter, CustomerFilter
 from gateway.store.database import DEFAULT_BUSY_TIMEOUT_MS, connect
-from gateway.store.ledger import LedgerKind, NewEntry
 from gateway.store.oplog import OpLogFilter
 from gateway.store.paging import PageRequest
-from gateway.store.receipts import NewReceipt, ReceiptFilter, ReceiptKind
+from gateway.store.receipts import ReceiptFilter
 from gateway.store.sales import SalesFilter
 from gateway.store.vends import NewVend, VendChannel, VendKind, VendState
 
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 HISTORY = timedelta(days=730)
-TARIFF = {"kind": "flat", "price": 5880}
+TARIFF = FlatTariff("flat", 1, datetime(2020, 1, 1), 5880).to_json_dict()
+PAGE_TABLES = 64
 OPERATORS = 6
 LINES = 20
 BOXES_PER_LINE = 25
+
+T = TypeVar("T")
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚"
@@ -290,111 +301,143 @@ def build(c: Conn, n_customers: int, n_sales: int, seed: int) -> dict[str, int]:
     for item in sorted(set_aside, key=lambda i: i["type"]):  # indexes, then triggers
         c.execute(item["sql"])
     c.execute("CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    for k in range(PAGE_TABLES):
+        c.execute(f"CREATE TABLE bench_pages_{k} (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
     return {"closed": len(closed)}
 
 
-def daily_purchase(c: Conn, key: str, account_id: int, operator_id: int) -> int:
-    """What the services write for one confirmed daily purchase (minus wire time)."""
-    vend, _ = vends.create(
-        c,
-        NewVend(
-            key,
-            VendKind.DAILY,
-            VendChannel.COMM,
-            account_id,
-            5000,
-            meter_id=account_id,
-            operator_id=operator_id,
-            count_before=7,
-            count_target=8,
-        ),
-    )
-    vends.transition(c, vend.id, VendState.SENT)
-    vends.transition(c, vend.id, VendState.CONFIRMED, count_after=8)
-    entry = ledger.append(
-        c,
-        NewEntry(
-            account_id,
-            LedgerKind.SALE,
-            5000,
-            meter_id=account_id,
-            tariff_version_id=1,
-            vend_id=vend.id,
-            operator_id=operator_id,
-        ),
-    )
-    receipt = receipts.issue(
-        c,
-        NewReceipt(
-            ReceiptKind.SALE, account_id, vend.id, entry.id, operator_id, {"amount_fen": 5000}
-        ),
-    )
-    oplog.append(
-        c,
-        "sale.daily",
+def new_vend(key: str, account_id: int, operator_id: int, count: int) -> NewVend:
+    """The vend a daily sale of 50 yuan persists before the meter is written (the request
+    document carries what services.vending puts in it)."""
+    address = f"{account_id:012d}"
+    return NewVend(
+        key,
+        VendKind.DAILY,
+        VendChannel.COMM,
+        account_id,
+        5000,
+        meter_id=account_id,
         operator_id=operator_id,
-        target=f"account:{account_id}",
-        detail={"vend": vend.id, "receipt": receipt.number},
+        count_before=count,
+        count_target=count + 1,
+        request={
+            "tariff_version_id": 1,
+            "remainder_fen": None,
+            "previous_remainder_fen": 0,
+            "load_value": 5000,
+            "customer_number": address,
+            "meter_id": account_id,
+            "meter_address": address,
+            "meter_remaining_before": 12345,
+            "actor": f"op{operator_id}",
+            "actor_channel": "web",
+        },
     )
-    # The outbox row, with the statement gateway.sync uses (its schema validation not included).
-    c.all(
-        "INSERT INTO outbox (id, stream, seq, created_at, payload) VALUES (?, 'sales', 1 + max("
-        "coalesce((SELECT max(seq) FROM outbox WHERE stream = 'sales'), 0), "
-        "coalesce((SELECT acked_seq FROM outbox_ack WHERE stream = 'sales'), 0)), ?, ?) "
-        "RETURNING seq",
-        (
-            uuid.uuid4().hex,
-            c.now_text(),
-            canonical.dumps({"ledger_id": entry.id, "amount_fen": 5000, "receipt": receipt.number}),
-        ),
-    )
-    return entry.id
 
 
-def diagnose(path: Path, customers_n: int, n: int) -> dict[str, float]:
-    """In-thread timings with synchronous=OFF, and WAL pages per purchase (second connection)."""
-    raw = connect(path, DEFAULT_BUSY_TIMEOUT_MS)
-    try:
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn = BenchClock()
-        c = Conn(raw, conn, writable=True)
-        raw.execute("BEGIN IMMEDIATE")
-        daily_purchase(c, "diag-frames", 1, 1)
-        raw.execute("COMMIT")
-        frames = int(raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
-        raw.execute("PRAGMA synchronous = OFF")
-        rng = random.Random(11)
-        vend_s: list[float] = []
-        floor_s: list[float] = []
-        for i in range(n):
-            account = rng.randrange(1, customers_n + 1)
-            start = time.perf_counter()
-            raw.execute("BEGIN IMMEDIATE")
-            daily_purchase(Conn(raw, conn, writable=True), f"diag-{i}", account, 1)
-            raw.execute("COMMIT")
-            vend_s.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            raw.execute("BEGIN IMMEDIATE")
-            floor_insert(Conn(raw, conn, writable=True), f"diag-{i}")
-            raw.execute("COMMIT")
-            floor_s.append(time.perf_counter() - start)
-    finally:
-        raw.close()
-    return {
-        "wal_pages_per_vend_commit": frames,
-        "vend_in_thread_ms_median_no_fsync": round(statistics.median(vend_s) * 1000, 3),
-        "floor_in_thread_ms_median_no_fsync": round(statistics.median(floor_s) * 1000, 3),
-    }
+def pending(c: Conn, key: str, account_id: int, operator_id: int) -> int:
+    """Commit 1 (before any byte goes to the meter): the vend, pending."""
+    vend, _ = records.create_vend(c, new_vend(key, account_id, operator_id, 7))
+    return vend.id
 
 
-def warm_up(c: Conn, customers_n: int, purchases: int) -> None:
+def sent(c: Conn, vend_id: int) -> None:
+    """Commit 2: the vend is marked sent just before the frame goes out."""
+    records.mark(c, vend_id, VendState.SENT)
+
+
+def confirm(c: Conn, vend_id: int, clock: SiteClock) -> int:
+    """Commit 3, the sale itself (after the meter's reply): vend confirmed, ledger row, receipt,
+    operation-log entry and outbox event, in one transaction: services.records.confirm."""
+    return records.confirm(c, vend_id, clock, count_after=8).ledger_id
+
+
+def whole_purchase(c: Conn, key: str, account_id: int, operator_id: int, clock: SiteClock) -> int:
+    vend_id = pending(c, key, account_id, operator_id)
+    sent(c, vend_id)
+    return confirm(c, vend_id, clock)
+
+
+def warm_up(c: Conn, customers_n: int, purchases: int, clock: SiteClock) -> None:
     rng = random.Random(5)
     for i in range(purchases):
-        daily_purchase(c, f"warm-{i}", rng.randrange(1, customers_n + 1), 1 + i % OPERATORS)
+        whole_purchase(c, f"warm-{i}", rng.randrange(1, customers_n + 1), 1 + i % OPERATORS, clock)
 
 
 def floor_insert(c: Conn, value: str) -> None:
     c.execute("INSERT INTO bench_floor (v) VALUES (?)", (value,))
+
+
+def page_bound(c: Conn, pages: int) -> None:
+    """One small row into each of ``pages`` scratch tables: the disk's price of a commit that
+    writes that many b-tree pages, with next to no CPU."""
+    for k in range(pages):
+        c.execute(f"INSERT INTO bench_pages_{k} (v) VALUES ('x')")
+
+
+def wal_pages(path: Path, customers_n: int, clock: SiteClock) -> dict[str, int]:
+    """WAL pages each of the three commits appends (second connection, checkpointed first)."""
+    raw = connect(path, DEFAULT_BUSY_TIMEOUT_MS)
+    frames: dict[str, int] = {}
+    try:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        bench_clock = BenchClock()
+        account = customers_n // 2
+
+        def step(name: str, fn: Callable[..., Any], *args: Any) -> Any:
+            raw.execute("BEGIN IMMEDIATE")
+            value = fn(Conn(raw, bench_clock, writable=True), *args)
+            raw.execute("COMMIT")
+            # PASSIVE reports the frames in the log; TRUNCATE then empties it for the next step.
+            frames[name] = int(raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return value
+
+        vend_id = step("pending", pending, "frames", account, 1)
+        step("sent", sent, vend_id)
+        step("confirm", confirm, vend_id, clock)
+    finally:
+        raw.close()
+    return frames
+
+
+def diagnose(path: Path, customers_n: int, n: int, clock: SiteClock) -> dict[str, float]:
+    """The three commits and the floor timed in-thread with synchronous=OFF (second
+    connection): how much of each commit is CPU and page writes, how much is the fsync."""
+    raw = connect(path, DEFAULT_BUSY_TIMEOUT_MS)
+    samples: dict[str, list[float]] = {"pending": [], "sent": [], "confirm": [], "floor": []}
+    try:
+        raw.execute("PRAGMA synchronous = OFF")
+        bench_clock = BenchClock()
+        rng = random.Random(11)
+
+        def step(name: str, fn: Callable[..., Any], *args: Any) -> Any:
+            start = time.perf_counter()
+            raw.execute("BEGIN IMMEDIATE")
+            value = fn(Conn(raw, bench_clock, writable=True), *args)
+            raw.execute("COMMIT")
+            samples[name].append(time.perf_counter() - start)
+            return value
+
+        for i in range(n):
+            vend_id = step("pending", pending, f"diag-{i}", rng.randrange(1, customers_n + 1), 1)
+            step("sent", sent, vend_id)
+            step("confirm", confirm, vend_id, clock)
+            step("floor", floor_insert, f"diag-{i}")
+    finally:
+        raw.close()
+    return {
+        f"{name}_in_thread_ms_median_no_fsync": round(statistics.median(values) * 1000, 3)
+        for name, values in samples.items()
+    }
+
+
+async def timed_write(db: Database, into: list[float], fn: Callable[..., T], *args: Any) -> T:
+    """Run one write transaction through Database.write; its wall time (ms) goes to ``into``."""
+    start = time.perf_counter()
+    value = await db.write(fn, *args)
+    into.append((time.perf_counter() - start) * 1000)
+    return value
 
 
 async def timed(fn: Callable[[], Awaitable[object]]) -> float:
@@ -421,13 +464,15 @@ async def main() -> None:
     path = workdir / "bench.sqlite"
     result: dict[str, Any] = {"customers": args.customers, "sales": args.sales}
     try:
-        db = await Database.open(path, clock=BenchClock())
+        bench_clock = BenchClock()
+        site_clock = SiteClock(source=bench_clock)
+        db = await Database.open(path, clock=bench_clock)
         t0 = time.perf_counter()
         await db.write(build, args.customers, args.sales, 645)
         # Indexes rebuilt in bulk are packed full, so the first inserts into them split pages; a
         # database that grew sale by sale is not like that. Some purchases (not measured, one
         # transaction) bring the account-ordered indexes to their usual fill first.
-        await db.write(warm_up, args.customers, min(args.sales // 200, 5000))
+        await db.write(warm_up, args.customers, min(args.sales // 200, 5000), site_clock)
         result["build_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
         await db.checkpoint()
@@ -435,24 +480,30 @@ async def main() -> None:
         result["checkpoint_analyze_s"] = round(time.perf_counter() - t0, 1)
         result["db_mb"] = round(path.stat().st_size / 1e6, 1)
 
+        frames = await asyncio.to_thread(wal_pages, path, args.customers, site_clock)
+        bound_pages = min(frames["confirm"], PAGE_TABLES)
+
         rng = random.Random(7)
-        vend_ms: list[float] = []
-        floor_ms: list[float] = []
+        ms: dict[str, list[float]] = {
+            "pending": [], "sent": [], "confirm": [], "purchase": [], "floor": [], "bound": []
+        }  # fmt: skip
         for i in range(args.commits):
             account = rng.randrange(1, args.customers + 1)
-            key = f"bench-{i}"
             operator = 1 + i % OPERATORS
-            vend_ms.append(
-                await timed(lambda k=key, a=account, o=operator: db.write(daily_purchase, k, a, o))
-            )
-            floor_ms.append(await timed(lambda k=key: db.write(floor_insert, k)))
-        vend_median = statistics.median(vend_ms)
-        floor_median = statistics.median(floor_ms)
+            key = f"bench-{i}"
+            vend_id = await timed_write(db, ms["pending"], pending, key, account, operator)
+            await timed_write(db, ms["sent"], sent, vend_id)
+            await timed_write(db, ms["confirm"], confirm, vend_id, site_clock)
+            ms["purchase"].append(ms["pending"][-1] + ms["sent"][-1] + ms["confirm"][-1])
+            await timed_write(db, ms["floor"], floor_insert, key)
+            await timed_write(db, ms["bound"], page_bound, bound_pages)
+        median = {name: statistics.median(values) for name, values in ms.items()}
 
-        # Where the time goes (diagnostic): the same two transactions on a second connection,
-        # in this thread, without waiting for the disk (synchronous=OFF), and the number of WAL
-        # pages one purchase appends.
-        diag = await asyncio.to_thread(diagnose, path, args.customers, min(args.commits, 200))
+        # Where the time goes (diagnostic): the same transactions on a second connection, in
+        # this thread, without waiting for the disk (synchronous=OFF).
+        diag = await asyncio.to_thread(
+            diagnose, path, args.customers, min(args.commits, 200), site_clock
+        )
 
         day = NOW - timedelta(days=1)
         month = NOW - timedelta(days=30)
@@ -524,15 +575,22 @@ async def main() -> None:
             samples += times
         result.update(
             {
-                "vend_commit_ms_median": round(vend_median, 3),
-                "fsync_floor_ms_median": round(floor_median, 3),
-                "ratio": round(vend_median / floor_median, 2),
+                "vend_commit_ms_median": round(median["confirm"], 3),
+                "fsync_floor_ms_median": round(median["floor"], 3),
+                "ratio": round(median["confirm"] / median["floor"], 2),
                 "query_ms_p99": round(p99(samples), 2),
-                "vend_commit_ms_p99": round(p99(vend_ms), 3),
+                "vend_commit_ms_p99": round(p99(ms["confirm"]), 3),
+                "pending_commit_ms_median": round(median["pending"], 3),
+                "sent_commit_ms_median": round(median["sent"], 3),
+                "purchase_commits_ms_median": round(median["purchase"], 3),
+                "wal_pages": frames,
+                "page_bound_ms_median": round(median["bound"], 3),
+                "page_bound_ratio_to_floor": round(median["bound"] / median["floor"], 2),
+                "vend_commit_ratio_to_page_bound": round(median["confirm"] / median["bound"], 2),
                 **diag,
                 "query_ms_p99_by_query": per_query,
-                "targets_met": vend_median < 5
-                and vend_median <= 2 * floor_median
+                "targets_met": median["purchase"] < 5
+                and median["confirm"] <= 2 * median["floor"]
                 and p99(samples) < 50,
             }
         )

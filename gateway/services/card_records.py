@@ -325,7 +325,7 @@ def confirm_reissue(c: Conn, vend_id: int, clock: SiteClock) -> CardRecord:
             )  # fmt: skip
     if vend.state is VendState.PENDING:
         vends.transition(c, vend_id, VendState.SENT)
-    ctx = load(c, vend.account_id, clock, require_open=False)
+    ctx = load(c, vend.account_id, clock, require_open=False, period_use=False)
     rec = record_card(
         c,
         actor,

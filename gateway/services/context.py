@@ -10,7 +10,7 @@ from gateway.billing.tariff import period_start
 from gateway.services.errors import ServiceError
 from gateway.siteclock import SiteClock
 from gateway.store import customers, ledger, meters, metertypes, tariffs
-from gateway.store.clock import from_text, to_text
+from gateway.store.clock import to_text
 from gateway.store.conn import Conn
 from gateway.store.customers import Account, Customer
 from gateway.store.meters import Meter
@@ -70,8 +70,15 @@ def load(
     *,
     require_open: bool = True,
     version_id: int | None = None,
+    period_use: bool = True,
 ) -> AccountContext:
-    """Read the account's context; ``clock`` places the settlement period in site-local time."""
+    """Read the account's context; ``clock`` places the settlement period in site-local time.
+
+    The energy sold in the settlement period is summed only when it can change a price: for a
+    tiered tariff, and unless the caller says it will not convert money (``period_use=False``:
+    the writes that book a vend priced earlier). The sum reads every sale of the period, the
+    most expensive read here.
+    """
     now = clock.now()
     account = customers.get_account(c, account_id)
     if require_open and not account.is_open:
@@ -88,12 +95,12 @@ def load(
         raise ServiceError("E502", f"price type {account.price_type_id} has no version in force")
     tariff = tariff_from_json_dict(version.tariff)
     ladder = tariff.ladder
-    if ladder is not None:
+    period_energy = 0
+    if ladder is not None and period_use:
         since = clock.from_local(
             period_start(ladder.settlement, ladder.start_month, clock.to_local(now))
         )
-    else:
-        since = from_text(account.opened_at)
+        period_energy = _period_energy(c, account_id, since)
     return AccountContext(
         account,
         customer,
@@ -102,5 +109,5 @@ def load(
         version,
         tariff,
         ledger.balance(c, account_id),
-        _period_energy(c, account_id, since),
+        period_energy,
     )

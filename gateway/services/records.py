@@ -170,10 +170,15 @@ def confirm(c: Conn, vend_id: int, clock: SiteClock, *, count_after: int | None)
     req = vend.request
     actor = actor_of(vend)
     ctx = load(
-        c, vend.account_id, clock, require_open=False, version_id=int(req["tariff_version_id"])
+        c,
+        vend.account_id,
+        clock,
+        require_open=False,
+        version_id=int(req["tariff_version_id"]),
+        period_use=False,
     )
     if vend.state is VendState.PENDING:
-        vends.transition(c, vend_id, VendState.SENT)
+        vends.advance(c, vend_id, VendState.SENT)
     remainder = req.get("remainder_fen")
     receipt_extra: dict[str, Any] = {}
     if vend.kind is VendKind.REPLACEMENT:
@@ -224,7 +229,7 @@ def confirm(c: Conn, vend_id: int, clock: SiteClock, *, count_after: int | None)
         ),
     )
     crashpoints.reached("confirm.receipt")
-    vends.transition(
+    vends.advance(
         c,
         vend_id,
         VendState.CONFIRMED,

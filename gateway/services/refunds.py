@@ -81,7 +81,7 @@ def confirm_refund(c: Conn, vend_id: int, clock: SiteClock) -> int:
         return int(vend.result.get("receipt_number", 0))
     req = vend.request
     actor = records.actor_of(vend)
-    ctx = load(c, vend.account_id, clock, require_open=False)
+    ctx = load(c, vend.account_id, clock, require_open=False, period_use=False)
     if vend.state is VendState.PENDING:
         vends.transition(c, vend_id, VendState.SENT)
     ledger_id: int | None = None

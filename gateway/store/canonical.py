@@ -17,17 +17,33 @@ from gateway.store.errors import InvalidValueError
 GENESIS = "0" * 64
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _refuse_floats(value: Any, path: str) -> None:
-    if isinstance(value, float):
+    # The exact-type checks first: stored documents are mostly flat dicts of str/int, and the
+    # abstract Mapping check costs more than the whole scan of such a dict.
+    kind = type(value)
+    if kind in _SCALARS:
+        return
+    if kind is dict:
+        items = value.items()
+    elif isinstance(value, float):
         raise InvalidValueError(f"{path or 'value'} is a float ({value!r}); use integer units")
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidValueError(f"{path or 'value'} has a non-text key {key!r}")
-            _refuse_floats(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, Mapping):
+        items = value.items()
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _refuse_floats(item, f"{path}[{index}]")
+            if type(item) not in _SCALARS:
+                _refuse_floats(item, f"{path}[{index}]")
+        return
+    else:
+        return
+    for key, item in items:
+        if type(key) is not str:
+            raise InvalidValueError(f"{path or 'value'} has a non-text key {key!r}")
+        if type(item) not in _SCALARS:
+            _refuse_floats(item, f"{path}.{key}" if path else key)
 
 
 def dumps(value: Any) -> str:

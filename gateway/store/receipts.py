@@ -93,9 +93,11 @@ def next_number(c: Conn) -> int:
 
 def issue(c: Conn, new: NewReceipt) -> Receipt:
     number = next_number(c)
-    rows = c.all(
+    content = canonical.dumps(dict(new.content))
+    now = c.now_text()
+    c.execute(
         "INSERT INTO receipts (number, kind, account_id, vend_id, ledger_id, operator_id, "
-        "content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        "content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             number,
             str(new.kind),
@@ -103,11 +105,20 @@ def issue(c: Conn, new: NewReceipt) -> Receipt:
             new.vend_id,
             new.ledger_id,
             new.operator_id,
-            canonical.dumps(dict(new.content)),
-            c.now_text(),
+            content,
+            now,
         ),
     )
-    return Receipt.from_row(rows[0])
+    return Receipt(
+        number,
+        new.kind,
+        new.account_id,
+        new.vend_id,
+        new.ledger_id,
+        new.operator_id,
+        canonical.loads(content),
+        now,
+    )
 
 
 def get(c: Conn, number: int) -> Receipt:

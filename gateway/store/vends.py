@@ -222,12 +222,39 @@ def transition(
 ) -> Vend:
     """Move a vend to ``to`` (E307 if not allowed). ``result`` is merged into the stored
     result document (JSON merge patch: a key set to None is removed)."""
+    rows = _update(c, vend_id, to, error, count_after, result, f"RETURNING {_COLUMNS}")
+    return Vend.from_row(rows[0])
+
+
+def advance(
+    c: Conn,
+    vend_id: int,
+    to: VendState,
+    *,
+    error: str | None = None,
+    count_after: int | None = None,
+    result: Mapping[str, Any] | None = None,
+) -> None:
+    """``transition`` for a writer that does not need the row back (a sale's commit: reading
+    and parsing the row again is a noticeable part of it)."""
+    _update(c, vend_id, to, error, count_after, result, "RETURNING id")
+
+
+def _update(
+    c: Conn,
+    vend_id: int,
+    to: VendState,
+    error: str | None,
+    count_after: int | None,
+    result: Mapping[str, Any] | None,
+    returning: str,
+) -> list[sqlite3.Row]:
     target = VendState(to)
     require_int("count_after", count_after, optional=True)
     try:
         rows = c.all(
             "UPDATE vends SET state = ?, error = ?, count_after = coalesce(?, count_after), "
-            f"result = json_patch(result, ?), updated_at = ? WHERE id = ? RETURNING {_COLUMNS}",
+            f"result = json_patch(result, ?), updated_at = ? WHERE id = ? {returning}",
             (
                 str(target),
                 error,
@@ -244,7 +271,7 @@ def transition(
         ) from None
     if not rows:
         raise NotFoundError(f"vend {vend_id}")
-    return Vend.from_row(rows[0])
+    return rows
 
 
 def get(c: Conn, vend_id: int) -> Vend:

@@ -25,13 +25,13 @@ from gateway.sync.dbio import Op, committed, query, query_one
 
 OUTBOX_DDL = """
 CREATE TABLE IF NOT EXISTS outbox (
-  id TEXT PRIMARY KEY,
+  id TEXT NOT NULL,
   stream TEXT NOT NULL,
   seq INTEGER NOT NULL,
   created_at TEXT NOT NULL,
   payload TEXT NOT NULL,
-  UNIQUE(stream, seq)
-);
+  PRIMARY KEY (stream, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox_ack (
   stream TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL DEFAULT 0
 );

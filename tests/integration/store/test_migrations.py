@@ -16,6 +16,7 @@ from gateway.store.errors import (
     SchemaTooNewError,
 )
 from gateway.store.migrations import APPLICATION_ID, MIGRATIONS, apply
+from gateway.sync.outbox import add_event
 from tests.integration.store.support import ManualClock
 
 
@@ -143,3 +144,43 @@ async def test_permission_catalogue_is_in_the_database(db: Database) -> None:
             operators.create,
             operators.NewOperator("x", "hash", permissions=frozenset({"no.such.right"})),
         )
+
+
+async def test_outbox_moves_to_one_btree_with_its_events(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """Schema 6 rebuilds the outbox keyed by (stream, seq): pending events survive in order,
+    and the next event continues the stream's sequence."""
+    path = tmp_path / "gateway.sqlite"
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA journal_mode = WAL")
+    apply(raw, target=5)
+    rows = [(f"{n:032x}", "sales", n, f"2025-01-01T00:00:0{n}Z", f'{{"n":{n}}}') for n in (1, 2, 3)]
+    raw.executemany(
+        "INSERT INTO outbox (id, stream, seq, created_at, payload) VALUES (?, ?, ?, ?, ?)", rows
+    )
+    raw.execute("INSERT INTO outbox_ack (stream, acked_seq) VALUES ('sales', 1)")
+    raw.close()
+
+    async with await Database.open(path, clock=clock) as db:
+        assert db.schema_before_open == 5
+        kept = await db.read(
+            lambda c: [
+                tuple(r) for r in c.all("SELECT id, stream, seq, created_at, payload FROM outbox")
+            ]
+        )
+        assert kept == rows
+        without_rowid = await db.read(
+            lambda c: c.scalar("SELECT sql FROM sqlite_schema WHERE name = 'outbox'")
+        )
+        assert "WITHOUT ROWID" in without_rowid
+        # One b-tree: no index besides the table's own key.
+        indexes = await db.read(
+            lambda c: c.all(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'outbox'"
+            )
+        )
+        assert indexes == []
+        sale = {"sale_id": "9", "account_id": "1", "amount_fen": 100, "tariff_version": "1"}
+        seq = await db.write(lambda c: add_event(c, "sales", sale, clock()).seq)
+        assert seq == 4  # continues the stream's sequence
