@@ -9,7 +9,8 @@ from gateway.store.clearall import ClearAllResult
 from gateway.store.conn import Conn
 from gateway.store.database import Database
 
-CONFIRMATION = "清除所有用户信息"
+# What the operator types to confirm: the manual's words (4.6.5), or the English.
+CONFIRMATIONS = ("清除所有用户信息", "CLEAR ALL CUSTOMER DATA")
 
 
 class SystemData:
@@ -21,8 +22,8 @@ class SystemData:
         actor.require("system.clear")
         if actor.operator_id is None:
             raise ServiceError("E501", "only a logged-in operator can clear customer data")
-        if confirmation.strip() not in (CONFIRMATION, "CLEAR ALL CUSTOMER DATA"):
-            raise ServiceError("E502", f"type {CONFIRMATION} to confirm", field="confirmation")
+        if confirmation.strip() not in CONFIRMATIONS:
+            raise ServiceError("E502", f"type {CONFIRMATIONS[0]} to confirm", field="confirmation")
         stored = await self.db.read(operators.password_hash, actor.operator_id)
         if not await passwords.verify_password_async(stored, password):
             raise ServiceError("E509", field="password")

@@ -18,9 +18,11 @@ from typing import Any, BinaryIO
 
 from aiohttp import BodyPartReader, web
 
-from gateway.store import clearall, operators, oplog, passwords
+from gateway.services.errors import ServiceError
+from gateway.services.system import CONFIRMATIONS, SystemData
+from gateway.store import operators, oplog
+from gateway.store.clearall import ClearAllResult
 from gateway.store.clock import compact
-from gateway.store.conn import Conn
 from web import downloads
 from web.audit import log_failure
 from web.errors import BAD_INPUT, CONFIRMATION_TEXT, NO_FILE, WRONG_PASSWORD, Described, WebError
@@ -32,11 +34,11 @@ from web.render import flash_key, json_response, redirect, render
 from web.routes import RouteTable
 from web.schemas import INTEGER, STRING, answers, obj
 from web.security.sessions import COOKIE
+from web.workflow import actor_of
 
 routes = RouteTable()
 
 CHUNK = 256 * 1024
-CONFIRM_PHRASES = ("清除全部用户信息", "CLEAR ALL CUSTOMER DATA")
 
 
 def _t(request: web.Request, key: str) -> str:
@@ -253,31 +255,29 @@ async def api_oplog_delete(request: web.Request) -> web.StreamResponse:
 # ---- F6.5 clear all customer data ------------------------------------------------------------
 
 
-async def _clear(request: web.Request, fields: Fields) -> clearall.ClearAllResult:
+async def _clear(request: web.Request, fields: Fields) -> ClearAllResult:
+    """F6.5 through the service that owns its rules (password, phrase, one transaction that
+    logs what it removed); a refusal is logged here, where the operator's attempt is seen."""
     password = fields.text("password", required=True, max_len=128)
     phrase = fields.text("confirmation", required=True, max_len=64)
-    me = operator(request)
-    db = request.app[DATABASE]
-    stored = await db.read(operators.password_hash, me.id)
-    if not await passwords.verify_password_async(stored, password):
-        exc = WebError(WRONG_PASSWORD, 403, field="password")
+    try:
+        return await SystemData(request.app[DATABASE]).clear_all(
+            actor_of(request), password, phrase
+        )
+    except ServiceError as refused:
+        if refused.code == "E509":
+            exc = WebError(WRONG_PASSWORD, 403, field="password")
+        elif refused.code == "E502":
+            exc = WebError(CONFIRMATION_TEXT, field="confirmation")
+        else:
+            raise
         await log_failure(request, "system.clear_all", "customer data", exc)
-        raise exc
-    if phrase not in CONFIRM_PHRASES:
-        exc = WebError(CONFIRMATION_TEXT, field="confirmation")
-        await log_failure(request, "system.clear_all", "customer data", exc)
-        raise exc
-
-    def work(c: Conn) -> clearall.ClearAllResult:
-        # clear_customer_data writes its own operation-log entry with what it removed.
-        return clearall.clear_customer_data(c, operator_id=me.id)
-
-    return await db.write(work)
+        raise exc from None
 
 
 @routes.page("GET", "/system/clear", name="clear_all", permission="system.clear", feature="F6.5")
 async def clear_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "clear_all.html", title_key="menu.clear_all", phrases=CONFIRM_PHRASES)
+    return render(request, "clear_all.html", title_key="menu.clear_all", phrases=CONFIRMATIONS)
 
 
 @routes.page(
@@ -293,7 +293,7 @@ async def clear_submit(request: web.Request) -> web.StreamResponse:
             "clear_all.html",
             status=400,
             title_key="menu.clear_all",
-            phrases=CONFIRM_PHRASES,
+            phrases=CONFIRMATIONS,
             error=error,
         )
 
@@ -308,7 +308,7 @@ async def clear_submit(request: web.Request) -> web.StreamResponse:
     feature="F6.5",
     summary="Clear all customer data (current password and the confirmation phrase)",
     body=obj(
-        {"password": STRING, "confirmation": {"enum": list(CONFIRM_PHRASES)}},
+        {"password": STRING, "confirmation": {"enum": list(CONFIRMATIONS)}},
         example={"password": "wrong", "confirmation": "CLEAR ALL CUSTOMER DATA"},
     ),
     responses=answers(obj({"removed": {"type": "object"}}), 400),

@@ -255,7 +255,7 @@ async def test_oplog_maintenance_and_clear_all(client: Client, db: Database, clo
     assert "oplog.delete" in await log_actions(db)
     wrong = await client.post(
         "/system/clear",
-        data={"_csrf": csrf, "password": "nope", "confirmation": "清除全部用户信息"},
+        data={"_csrf": csrf, "password": "nope", "confirmation": "清除所有用户信息"},
     )
     assert "E608" in await wrong.text()
     phrase = await client.post(
@@ -265,7 +265,7 @@ async def test_oplog_maintenance_and_clear_all(client: Client, db: Database, clo
     assert await db.read(customers.customer_by_number, "C1") is not None
     done = await client.post(
         "/system/clear",
-        data={"_csrf": csrf, "password": PASSWORD, "confirmation": "清除全部用户信息"},
+        data={"_csrf": csrf, "password": PASSWORD, "confirmation": "清除所有用户信息"},
     )
     assert "全部用户信息已清除" in await done.text()
     assert await db.read(customers.customer_by_number, "C1") is None
