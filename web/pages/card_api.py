@@ -3,6 +3,7 @@ buttons, through web.cardflows). Money cards are exactly once per ``idempotency_
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -46,6 +47,18 @@ def _card(answer: Any) -> dict[str, Any]:
     return found
 
 
+async def _purchase(
+    request: web.Request, flow: Callable[[web.Request, int, int, str], Awaitable[Any]]
+) -> web.StreamResponse:
+    """A purchase on the card in the reader (the opening one or a daily one: ``flow``), exactly
+    once per idempotency key."""
+    account_id = path_int(request)
+    fields = await Fields.from_json(request)
+    amount, key = fields.yuan("amount"), api_key(fields)
+    result = await once(request, key, lambda: flow(request, account_id, amount, key))
+    return json_response(_card_sale(result))
+
+
 @routes.api(
     "POST",
     "/api/v1/cards/read",
@@ -84,13 +97,7 @@ async def api_card_clear(request: web.Request) -> web.StreamResponse:
     responses=answers(CARD_SALE, *SERVICE_ANSWERS),
 )
 async def api_card_open_purchase(request: web.Request) -> web.StreamResponse:
-    account_id = path_int(request)
-    fields = await Fields.from_json(request)
-    amount, key = fields.yuan("amount"), api_key(fields)
-    result = await once(
-        request, key, lambda: cardflows.open_purchase(request, account_id, amount, key)
-    )
-    return json_response(_card_sale(result))
+    return await _purchase(request, cardflows.open_purchase)
 
 
 @routes.api(
@@ -104,13 +111,7 @@ async def api_card_open_purchase(request: web.Request) -> web.StreamResponse:
     responses=answers(CARD_SALE, *SERVICE_ANSWERS),
 )
 async def api_card_purchase(request: web.Request) -> web.StreamResponse:
-    account_id = path_int(request)
-    fields = await Fields.from_json(request)
-    amount, key = fields.yuan("amount"), api_key(fields)
-    result = await once(
-        request, key, lambda: cardflows.daily_purchase(request, account_id, amount, key)
-    )
-    return json_response(_card_sale(result))
+    return await _purchase(request, cardflows.daily_purchase)
 
 
 @routes.api(

@@ -1,4 +1,5 @@
-"""What page handlers share: recognising operator-facing errors and the post/redirect/get step."""
+"""What page handlers share: recognising operator-facing errors, the post/redirect/get step, and
+the ``{id}`` of an item's URLs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ from aiohttp import web
 from web.errors import Described, describe
 from web.keys import TEXTS, context
 from web.render import flash_key, redirect
+
+# What shows a form again with an operator error and the posted values (``submit``'s on_error).
+ErrorPage = Callable[[Described, Mapping[str, Any]], Awaitable[web.StreamResponse]]
+
+# The ``{id}`` of a registry item's URLs (aiohttp pattern; OpenAPI shows it as ``{id}``).
+ID_PATH = r"{id:\d+}"
+
+
+def path_id(request: web.Request) -> int:
+    return int(request.match_info["id"])
 
 
 def is_operator_error(exc: BaseException) -> bool:
@@ -28,7 +39,7 @@ async def submit(
     *,
     done_key: str,
     to: str,
-    on_error: Callable[[Described, Mapping[str, Any]], Awaitable[web.StreamResponse]],
+    on_error: ErrorPage,
     to_parts: Mapping[str, Any] | None = None,
     **done_params: Any,
 ) -> web.StreamResponse:

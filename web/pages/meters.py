@@ -20,11 +20,11 @@ from web.audit import audited
 from web.errors import Described
 from web.forms import Fields
 from web.keys import CONFIG, DATABASE, TEXTS, context
-from web.pages.common import page_number, submit
-from web.pages.network import ID_PATH, path_id
+from web.pages.common import ErrorPage, page_number
+from web.pages.crud import Api, Crud, api_routes, form_routes
 from web.render import json_response, render
 from web.routes import QueryParam, RouteTable
-from web.schemas import INTEGER, OK, STRING, answers, nullable, obj, page_of
+from web.schemas import INTEGER, STRING, answers, nullable, obj, page_of
 
 routes = RouteTable()
 
@@ -173,7 +173,7 @@ def _state_label(request: web.Request, state: str) -> str:
     return request.app[TEXTS].text(context(request).lang, f"meter_state.{state}")
 
 
-def _error(request: web.Request) -> Any:
+def _error(request: web.Request) -> ErrorPage:
     return lambda error, form: _page(request, error, form, 400)
 
 
@@ -182,34 +182,22 @@ async def page(request: web.Request) -> web.StreamResponse:
     return await _page(request)
 
 
-@routes.page("POST", "/meters", name="meter_create", permission="network.manage")
-async def create(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _create(request, await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="common.saved", to="meters", on_error=_error(request)
-    )
-
-
-@routes.page("POST", f"/meters/{ID_PATH}", name="meter_update", permission="network.manage")
-async def update(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _update(request, path_id(request), await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="common.saved", to="meters", on_error=_error(request)
-    )
-
-
-@routes.page("POST", f"/meters/{ID_PATH}/delete", name="meter_delete", permission="network.manage")
-async def delete(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _delete(request, path_id(request))
-
-    return await submit(
-        request, work, done_key="common.deleted", to="meters", on_error=_error(request)
-    )
+CRUD = Crud(
+    name="meter",
+    path="/meters",
+    page="meters",
+    permission="network.manage",
+    create=_create,
+    update=_update,
+    delete=_delete,
+    on_error=_error,
+    schema=SCHEMA,
+    to_json=meter_json,
+    api_create=Api("Register a meter", (400, 409), BODY),
+    api_update=Api("Change a meter's registration", (400, 404, 409), BODY),
+    api_delete=Api("Delete a meter (refused once an account or sale refers to it)", (404, 409)),
+)
+form_routes(routes, CRUD)
 
 
 @routes.api(
@@ -242,42 +230,4 @@ async def api_list(request: web.Request) -> web.StreamResponse:
     )
 
 
-@routes.api(
-    "POST",
-    "/api/v1/meters",
-    name="api_meter_create",
-    permission="network.manage",
-    summary="Register a meter",
-    body=BODY,
-    responses=answers(SCHEMA, 400, 409, ok_status=201),
-)
-async def api_create(request: web.Request) -> web.StreamResponse:
-    m = await _create(request, await Fields.from_json(request))
-    return json_response(meter_json(m), status=201)
-
-
-@routes.api(
-    "PUT",
-    f"/api/v1/meters/{ID_PATH}",
-    name="api_meter_update",
-    permission="network.manage",
-    summary="Change a meter's registration",
-    body=BODY,
-    responses=answers(SCHEMA, 400, 404, 409),
-)
-async def api_update(request: web.Request) -> web.StreamResponse:
-    m = await _update(request, path_id(request), await Fields.from_json(request))
-    return json_response(meter_json(m))
-
-
-@routes.api(
-    "DELETE",
-    f"/api/v1/meters/{ID_PATH}",
-    name="api_meter_delete",
-    permission="network.manage",
-    summary="Delete a meter (refused once an account or sale refers to it)",
-    responses=answers(OK, 404, 409),
-)
-async def api_delete(request: web.Request) -> web.StreamResponse:
-    await _delete(request, path_id(request))
-    return json_response({"ok": True})
+api_routes(routes, CRUD)

@@ -23,11 +23,11 @@ from web.audit import audited
 from web.errors import Described
 from web.forms import Fields
 from web.keys import DATABASE
-from web.pages.common import submit
-from web.pages.network import ID_PATH, path_id
+from web.pages.common import ErrorPage
+from web.pages.crud import Api, Crud, api_routes, form_routes
 from web.render import json_response, render
 from web.routes import RouteTable
-from web.schemas import INTEGER, OK, STRING, YUAN, answers, array, nullable, obj
+from web.schemas import INTEGER, STRING, YUAN, answers, array, nullable, obj
 
 routes = RouteTable()
 
@@ -178,7 +178,7 @@ async def _delete(request: web.Request, type_id: int) -> None:
     )
 
 
-def _error(request: web.Request) -> Any:
+def _error(request: web.Request) -> ErrorPage:
     return lambda error, form: _page(request, error, form, 400)
 
 
@@ -189,52 +189,23 @@ async def page(request: web.Request) -> web.StreamResponse:
     return await _page(request)
 
 
-@routes.page(
-    "POST",
-    "/meter-types",
-    name="meter_type_create",
+CRUD = Crud(
+    name="meter_type",
+    path="/meter-types",
+    page="meter_types",
     permission="meter_types.manage",
     feature="F5.6",
+    create=_create,
+    update=_update,
+    delete=_delete,
+    on_error=_error,
+    schema=SCHEMA,
+    to_json=type_json,
+    api_create=Api("Add a meter type", (400, 409), BODY),
+    api_update=Api("Change a meter type", (400, 404, 409), BODY),
+    api_delete=Api("Delete a meter type (refused while meters of the type exist)", (404, 409)),
 )
-async def create(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _create(request, await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="common.saved", to="meter_types", on_error=_error(request)
-    )
-
-
-@routes.page(
-    "POST",
-    f"/meter-types/{ID_PATH}",
-    name="meter_type_update",
-    permission="meter_types.manage",
-    feature="F5.6",
-)
-async def update(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _update(request, path_id(request), await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="common.saved", to="meter_types", on_error=_error(request)
-    )
-
-
-@routes.page(
-    "POST",
-    f"/meter-types/{ID_PATH}/delete",
-    name="meter_type_delete",
-    permission="meter_types.manage",
-    feature="F5.6",
-)
-async def delete(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _delete(request, path_id(request))
-
-    return await submit(
-        request, work, done_key="common.deleted", to="meter_types", on_error=_error(request)
-    )
+form_routes(routes, CRUD)
 
 
 @routes.api(
@@ -251,45 +222,4 @@ async def api_list(request: web.Request) -> web.StreamResponse:
     return json_response([type_json(mt) for mt in types])
 
 
-@routes.api(
-    "POST",
-    "/api/v1/meter-types",
-    name="api_meter_type_create",
-    permission="meter_types.manage",
-    feature="F5.6",
-    summary="Add a meter type",
-    body=BODY,
-    responses=answers(SCHEMA, 400, 409, ok_status=201),
-)
-async def api_create(request: web.Request) -> web.StreamResponse:
-    mt = await _create(request, await Fields.from_json(request))
-    return json_response(type_json(mt), status=201)
-
-
-@routes.api(
-    "PUT",
-    f"/api/v1/meter-types/{ID_PATH}",
-    name="api_meter_type_update",
-    permission="meter_types.manage",
-    feature="F5.6",
-    summary="Change a meter type",
-    body=BODY,
-    responses=answers(SCHEMA, 400, 404, 409),
-)
-async def api_update(request: web.Request) -> web.StreamResponse:
-    mt = await _update(request, path_id(request), await Fields.from_json(request))
-    return json_response(type_json(mt))
-
-
-@routes.api(
-    "DELETE",
-    f"/api/v1/meter-types/{ID_PATH}",
-    name="api_meter_type_delete",
-    permission="meter_types.manage",
-    feature="F5.6",
-    summary="Delete a meter type (refused while meters of the type exist)",
-    responses=answers(OK, 404, 409),
-)
-async def api_delete(request: web.Request) -> web.StreamResponse:
-    await _delete(request, path_id(request))
-    return json_response({"ok": True})
+api_routes(routes, CRUD)

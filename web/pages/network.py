@@ -17,10 +17,11 @@ from web.audit import audited
 from web.errors import Described
 from web.forms import Fields
 from web.keys import DATABASE
-from web.pages.common import submit
+from web.pages.common import ErrorPage
+from web.pages.crud import Api, Crud, api_routes, form_routes
 from web.render import json_response, render
 from web.routes import RouteTable
-from web.schemas import INTEGER, OK, STRING, answers, array, obj
+from web.schemas import INTEGER, STRING, answers, array, obj
 
 routes = RouteTable()
 
@@ -60,7 +61,6 @@ BOX_BODY = obj(
     required=("line_id", "name", "comm_mode"),
     example={"line_id": 1, "name": "API example box", "comm_mode": "rs485", "bus": "rs485-1"},
 )
-ID_PATH = r"{id:\d+}"
 PARITIES = ("N", "E", "O")
 
 
@@ -72,10 +72,6 @@ def box_json(box: network.Box) -> dict[str, Any]:
     data = asdict(box)
     data["comm_mode"] = str(box.comm_mode)
     return data
-
-
-def path_id(request: web.Request) -> int:
-    return int(request.match_info["id"])
 
 
 # ---- lines (F1.2) ---------------------------------------------------------------------------
@@ -141,46 +137,27 @@ async def _delete_line(request: web.Request, line_id: int) -> None:
     )
 
 
-def _lines_error(request: web.Request) -> Any:
+def _lines_error(request: web.Request) -> ErrorPage:
     return lambda error, form: _lines_page(request, error, form, 400)
 
 
-@routes.page("POST", "/lines", name="line_create", permission="network.manage", feature="F1.2")
-async def line_create(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _create_line(request, await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="common.saved", to="lines", on_error=_lines_error(request)
-    )
-
-
-@routes.page(
-    "POST", f"/lines/{ID_PATH}", name="line_update", permission="network.manage", feature="F1.2"
-)
-async def line_update(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _update_line(request, path_id(request), await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="common.saved", to="lines", on_error=_lines_error(request)
-    )
-
-
-@routes.page(
-    "POST",
-    f"/lines/{ID_PATH}/delete",
-    name="line_delete",
+LINES = Crud(
+    name="line",
+    path="/lines",
+    page="lines",
     permission="network.manage",
     feature="F1.2",
+    create=_create_line,
+    update=_update_line,
+    delete=_delete_line,
+    on_error=_lines_error,
+    schema=LINE_SCHEMA,
+    to_json=line_json,
+    api_create=Api("Add a line", (400, 409), LINE_BODY),
+    api_update=Api("Change a line", (400, 404, 409), LINE_BODY),
+    api_delete=Api("Delete a line (refused while boxes remain on it)", (404, 409)),
 )
-async def line_delete(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _delete_line(request, path_id(request))
-
-    return await submit(
-        request, work, done_key="common.deleted", to="lines", on_error=_lines_error(request)
-    )
+form_routes(routes, LINES)
 
 
 @routes.api(
@@ -197,48 +174,7 @@ async def api_lines(request: web.Request) -> web.StreamResponse:
     return json_response([line_json(line) for line in lines])
 
 
-@routes.api(
-    "POST",
-    "/api/v1/lines",
-    name="api_line_create",
-    permission="network.manage",
-    feature="F1.2",
-    summary="Add a line",
-    body=LINE_BODY,
-    responses=answers(LINE_SCHEMA, 400, 409, ok_status=201),
-)
-async def api_line_create(request: web.Request) -> web.StreamResponse:
-    line = await _create_line(request, await Fields.from_json(request))
-    return json_response(line_json(line), status=201)
-
-
-@routes.api(
-    "PUT",
-    f"/api/v1/lines/{ID_PATH}",
-    name="api_line_update",
-    permission="network.manage",
-    feature="F1.2",
-    summary="Change a line",
-    body=LINE_BODY,
-    responses=answers(LINE_SCHEMA, 400, 404, 409),
-)
-async def api_line_update(request: web.Request) -> web.StreamResponse:
-    line = await _update_line(request, path_id(request), await Fields.from_json(request))
-    return json_response(line_json(line))
-
-
-@routes.api(
-    "DELETE",
-    f"/api/v1/lines/{ID_PATH}",
-    name="api_line_delete",
-    permission="network.manage",
-    feature="F1.2",
-    summary="Delete a line (refused while boxes remain on it)",
-    responses=answers(OK, 404, 409),
-)
-async def api_line_delete(request: web.Request) -> web.StreamResponse:
-    await _delete_line(request, path_id(request))
-    return json_response({"ok": True})
+api_routes(routes, LINES)
 
 
 # ---- boxes (F1.3) ---------------------------------------------------------------------------
@@ -289,7 +225,7 @@ async def _boxes_page(
     )
 
 
-def _boxes_error(request: web.Request) -> Any:
+def _boxes_error(request: web.Request) -> ErrorPage:
     return lambda error, form: _boxes_page(request, error, form, 400)
 
 
@@ -319,47 +255,30 @@ async def _delete_box(request: web.Request, box_id: int) -> None:
     await audited(request, "box.delete", f"box:{box_id}", lambda c: network.delete_box(c, box_id))
 
 
+BOXES = Crud(
+    name="box",
+    path="/boxes",
+    page="boxes",
+    permission="network.manage",
+    feature="F1.3",
+    create=_create_box,
+    update=_update_box,
+    delete=_delete_box,
+    on_error=_boxes_error,
+    schema=BOX_SCHEMA,
+    to_json=box_json,
+    api_create=Api("Add a meter box", (400, 409), BOX_BODY),
+    api_update=Api("Change a meter box", (400, 404, 409), BOX_BODY),
+    api_delete=Api("Delete a meter box (refused while meters remain in it)", (404, 409)),
+)
+
+
 @routes.page("GET", "/boxes", name="boxes", permission="network.manage", feature="F1.3")
 async def boxes_page(request: web.Request) -> web.StreamResponse:
     return await _boxes_page(request)
 
 
-@routes.page("POST", "/boxes", name="box_create", permission="network.manage", feature="F1.3")
-async def box_create(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _create_box(request, await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="common.saved", to="boxes", on_error=_boxes_error(request)
-    )
-
-
-@routes.page(
-    "POST", f"/boxes/{ID_PATH}", name="box_update", permission="network.manage", feature="F1.3"
-)
-async def box_update(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _update_box(request, path_id(request), await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="common.saved", to="boxes", on_error=_boxes_error(request)
-    )
-
-
-@routes.page(
-    "POST",
-    f"/boxes/{ID_PATH}/delete",
-    name="box_delete",
-    permission="network.manage",
-    feature="F1.3",
-)
-async def box_delete(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _delete_box(request, path_id(request))
-
-    return await submit(
-        request, work, done_key="common.deleted", to="boxes", on_error=_boxes_error(request)
-    )
+form_routes(routes, BOXES)
 
 
 @routes.api(
@@ -376,45 +295,4 @@ async def api_boxes(request: web.Request) -> web.StreamResponse:
     return json_response([box_json(box) for box in boxes])
 
 
-@routes.api(
-    "POST",
-    "/api/v1/boxes",
-    name="api_box_create",
-    permission="network.manage",
-    feature="F1.3",
-    summary="Add a meter box",
-    body=BOX_BODY,
-    responses=answers(BOX_SCHEMA, 400, 409, ok_status=201),
-)
-async def api_box_create(request: web.Request) -> web.StreamResponse:
-    box = await _create_box(request, await Fields.from_json(request))
-    return json_response(box_json(box), status=201)
-
-
-@routes.api(
-    "PUT",
-    f"/api/v1/boxes/{ID_PATH}",
-    name="api_box_update",
-    permission="network.manage",
-    feature="F1.3",
-    summary="Change a meter box",
-    body=BOX_BODY,
-    responses=answers(BOX_SCHEMA, 400, 404, 409),
-)
-async def api_box_update(request: web.Request) -> web.StreamResponse:
-    box = await _update_box(request, path_id(request), await Fields.from_json(request))
-    return json_response(box_json(box))
-
-
-@routes.api(
-    "DELETE",
-    f"/api/v1/boxes/{ID_PATH}",
-    name="api_box_delete",
-    permission="network.manage",
-    feature="F1.3",
-    summary="Delete a meter box (refused while meters remain in it)",
-    responses=answers(OK, 404, 409),
-)
-async def api_box_delete(request: web.Request) -> web.StreamResponse:
-    await _delete_box(request, path_id(request))
-    return json_response({"ok": True})
+api_routes(routes, BOXES)

@@ -20,11 +20,11 @@ from web.errors import SELF_LOCKOUT, Described, WebError
 from web.forms import Fields
 from web.keys import DATABASE, SESSIONS, operator
 from web.pages.auth import OPERATOR_SCHEMA, operator_json
-from web.pages.common import submit
-from web.pages.network import ID_PATH, path_id
+from web.pages.common import ID_PATH, ErrorPage, path_id, submit
+from web.pages.crud import Api, Crud, api_routes, form_routes
 from web.render import json_response, render
 from web.routes import RouteTable
-from web.schemas import OK, STRING, answers, array, obj
+from web.schemas import STRING, answers, array, obj
 
 routes = RouteTable()
 
@@ -129,7 +129,7 @@ async def _page(
     )
 
 
-def _error(request: web.Request) -> Any:
+def _error(request: web.Request) -> ErrorPage:
     async def show(error: Described, form: Mapping[str, Any]) -> web.StreamResponse:
         return await _page(request, error, await request.post(), 400)
 
@@ -141,48 +141,26 @@ async def page(request: web.Request) -> web.StreamResponse:
     return await _page(request)
 
 
-@routes.page(
-    "POST", "/operators", name="operator_create", permission="operators.manage", feature="F5.4"
-)
-async def create(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _create(request, await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="operators.created", to="operators", on_error=_error(request)
-    )
-
-
-@routes.page(
-    "POST",
-    f"/operators/{ID_PATH}",
-    name="operator_update",
+CRUD = Crud(
+    name="operator",
+    path="/operators",
+    page="operators",
     permission="operators.manage",
     feature="F5.4",
+    create=_create,
+    update=_update,
+    delete=_deactivate,
+    on_error=_error,
+    created="operators.created",
+    schema=OPERATOR_SCHEMA,
+    to_json=operator_json,
+    api_create=Api(
+        "Add an operator (must change the password at first login)", (400, 409), NEW_BODY
+    ),
+    api_update=Api("Change an operator's display name and permissions", (400, 404), EDIT_BODY),
+    api_delete=Api("Delete (deactivate) an operator; their records keep the name", (400, 404, 409)),
 )
-async def update(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _update(request, path_id(request), await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="common.saved", to="operators", on_error=_error(request)
-    )
-
-
-@routes.page(
-    "POST",
-    f"/operators/{ID_PATH}/delete",
-    name="operator_delete",
-    permission="operators.manage",
-    feature="F5.4",
-)
-async def delete(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _deactivate(request, path_id(request))
-
-    return await submit(
-        request, work, done_key="common.deleted", to="operators", on_error=_error(request)
-    )
+form_routes(routes, CRUD)
 
 
 @routes.page(
@@ -215,48 +193,7 @@ async def api_list(request: web.Request) -> web.StreamResponse:
     return json_response([operator_json(op) for op in everyone])
 
 
-@routes.api(
-    "POST",
-    "/api/v1/operators",
-    name="api_operator_create",
-    permission="operators.manage",
-    feature="F5.4",
-    summary="Add an operator (must change the password at first login)",
-    body=NEW_BODY,
-    responses=answers(OPERATOR_SCHEMA, 400, 409, ok_status=201),
-)
-async def api_create(request: web.Request) -> web.StreamResponse:
-    op = await _create(request, await Fields.from_json(request))
-    return json_response(operator_json(op), status=201)
-
-
-@routes.api(
-    "PUT",
-    f"/api/v1/operators/{ID_PATH}",
-    name="api_operator_update",
-    permission="operators.manage",
-    feature="F5.4",
-    summary="Change an operator's display name and permissions",
-    body=EDIT_BODY,
-    responses=answers(OPERATOR_SCHEMA, 400, 404),
-)
-async def api_update(request: web.Request) -> web.StreamResponse:
-    op = await _update(request, path_id(request), await Fields.from_json(request))
-    return json_response(operator_json(op))
-
-
-@routes.api(
-    "DELETE",
-    f"/api/v1/operators/{ID_PATH}",
-    name="api_operator_delete",
-    permission="operators.manage",
-    feature="F5.4",
-    summary="Delete (deactivate) an operator; their records keep the name",
-    responses=answers(OK, 400, 404, 409),
-)
-async def api_delete(request: web.Request) -> web.StreamResponse:
-    await _deactivate(request, path_id(request))
-    return json_response({"ok": True})
+api_routes(routes, CRUD)
 
 
 @routes.api(

@@ -22,11 +22,11 @@ from web.audit import audited
 from web.errors import Described
 from web.forms import Fields
 from web.keys import CLOCK, DATABASE
-from web.pages.common import submit
-from web.pages.network import ID_PATH, path_id
+from web.pages.common import ID_PATH, ErrorPage, path_id
+from web.pages.crud import Api, Crud, api_routes, form_routes
 from web.render import json_response, render
 from web.routes import RouteTable
-from web.schemas import BOOLEAN, INTEGER, OK, STRING, answers, array, nullable, obj
+from web.schemas import BOOLEAN, INTEGER, STRING, answers, array, nullable, obj
 from web.tariff_form import KINDS, form_values, summary, tariff_document
 
 routes = RouteTable()
@@ -209,7 +209,7 @@ async def _page(
     )
 
 
-def _error(request: web.Request) -> Any:
+def _error(request: web.Request) -> ErrorPage:
     return lambda error, form: _page(request, error, form, 400)
 
 
@@ -218,48 +218,23 @@ async def page(request: web.Request) -> web.StreamResponse:
     return await _page(request)
 
 
-@routes.page(
-    "POST", "/price-types", name="price_type_create", permission="tariffs.manage", feature="F5.1"
-)
-async def create(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _create(request, await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="common.saved", to="price_types", on_error=_error(request)
-    )
-
-
-@routes.page(
-    "POST",
-    f"/price-types/{ID_PATH}",
-    name="price_type_update",
+CRUD = Crud(
+    name="price_type",
+    path="/price-types",
+    page="price_types",
     permission="tariffs.manage",
     feature="F5.1",
+    create=_create,
+    update=_update,
+    delete=_archive,
+    on_error=_error,
+    updated="price_types.saved",
+    # The API's create takes the tariff as billing JSON (api_create below) and has no PUT.
+    api_delete=Api(
+        "Delete (archive) a price type; refused while an open account uses it", (404, 409)
+    ),
 )
-async def update(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _update(request, path_id(request), await Fields.from_form(request))
-
-    return await submit(
-        request, work, done_key="price_types.saved", to="price_types", on_error=_error(request)
-    )
-
-
-@routes.page(
-    "POST",
-    f"/price-types/{ID_PATH}/delete",
-    name="price_type_delete",
-    permission="tariffs.manage",
-    feature="F5.1",
-)
-async def delete(request: web.Request) -> web.StreamResponse:
-    async def work() -> None:
-        await _archive(request, path_id(request))
-
-    return await submit(
-        request, work, done_key="common.deleted", to="price_types", on_error=_error(request)
-    )
+form_routes(routes, CRUD)
 
 
 # ---- API: the tariff travels as billing JSON ---------------------------------------------------
@@ -347,15 +322,4 @@ async def api_add_version(request: web.Request) -> web.StreamResponse:
     return json_response(version_json(version), status=201)
 
 
-@routes.api(
-    "DELETE",
-    f"/api/v1/price-types/{ID_PATH}",
-    name="api_price_type_delete",
-    permission="tariffs.manage",
-    feature="F5.1",
-    summary="Delete (archive) a price type; refused while an open account uses it",
-    responses=answers(OK, 404, 409),
-)
-async def api_delete(request: web.Request) -> web.StreamResponse:
-    await _archive(request, path_id(request))
-    return json_response({"ok": True})
+api_routes(routes, CRUD)
