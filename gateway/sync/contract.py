@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
-from gateway.sync.schema_compile import CompiledSchemas, Predicate
+from gateway.sync.schema_compile import CompiledSchemas, Predicate, ecma_regex
 
 CONTRACT_VERSION: Final = "1.0"
 SCHEMA_BASE: Final = "https://prepaid-gateway.invalid/mqtt/1/"
@@ -335,8 +335,29 @@ def _registry() -> Registry[Any]:
 
 
 @cache
+def _ecma(pattern: str) -> re.Pattern[str]:
+    return ecma_regex(pattern)
+
+
+def _pattern(
+    checker: Draft202012Validator, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """jsonschema's ``pattern`` with ECMA-262 semantics (see ``ecma_regex``), so that this
+    validator and the compiled predicate agree, and both agree with the contract's readers."""
+    if checker.is_type(instance, "string") and not _ecma(pattern).search(str(instance)):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# extend() makes a validator class with the same interface; it is untyped in jsonschema.
+ContractValidator = cast(
+    "type[Draft202012Validator]",
+    validators.extend(Draft202012Validator, {"pattern": _pattern}),  # type: ignore[no-untyped-call]
+)
+
+
+@cache
 def validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(load_schema(name), registry=_registry())
+    return ContractValidator(load_schema(name), registry=_registry())
 
 
 @cache

@@ -181,11 +181,39 @@ def _guarded(kind: Predicate, checks: list[_Check]) -> Predicate:
     return lambda x: not kind(x) or inner(x)
 
 
-def _regex(pattern: object, where: str) -> re.Pattern[str]:
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with the meaning JSON Schema gives it (ECMA-262, no flags).
+
+    Python's ``$`` also matches before a final newline, so under ``re`` a meter address
+    "000000000005\\n" would pass ``^[0-9]{12}$``; in ECMA-262 ``$`` is the end of the input,
+    which is ``\\Z`` here. And ``\\d``/``\\w`` are ASCII in ECMA-262, Unicode in ``re``.
+    Raises ``re.error`` on a bad pattern.
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            ch = r"\Z"
+        out.append(ch)
+        i += 1
+    return re.compile("".join(out), re.ASCII)
+
+
+def _regex(pattern: object, where: str, *, ecma: bool = False) -> re.Pattern[str]:
     if not isinstance(pattern, str):
         raise SchemaCompileError(f"{where}: pattern must be a string")
     try:
-        return re.compile(pattern)
+        return ecma_regex(pattern) if ecma else re.compile(pattern)
     except re.error as exc:
         raise SchemaCompileError(f"{where}: bad pattern {pattern!r}: {exc}") from exc
 
@@ -347,7 +375,7 @@ class CompiledSchemas:
 
         strings: list[_Check] = []
         if "pattern" in schema:
-            search = _regex(schema["pattern"], f"{where}/pattern").search
+            search = _regex(schema["pattern"], f"{where}/pattern", ecma=True).search
             strings.append(lambda x: search(x) is not None)
         if "minLength" in schema:
             low = _count(schema["minLength"], f"{where}/minLength")

@@ -13,11 +13,17 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from gateway.sync import contract
-from gateway.sync.contract import SCHEMA_BASE, SCHEMA_NAMES, ContractError, load_schema, validate
+from gateway.sync.contract import (
+    SCHEMA_BASE,
+    SCHEMA_NAMES,
+    ContractError,
+    ContractValidator,
+    load_schema,
+    validate,
+)
 from gateway.sync.schema_compile import CompiledSchemas, SchemaCompileError
 from tests.unit.sync.examples import HEX64, VALID
 
@@ -168,6 +174,8 @@ CORNERS: list[tuple[dict[str, Any], list[object]]] = [
     ({"type": ["string", "null"], "maxLength": 1}, ["a", "ab", None, 1, False]),
     ({"minLength": 2, "maxLength": 3}, ["a", "abc", "abcd", "你好", 12345, ["a"]]),
     ({"pattern": "^a$"}, ["a", "a\n", "ba", 1, None]),
+    ({"pattern": "^\\d+$"}, ["12", "1\n", "١٢", "x"]),
+    ({"pattern": "^[$]+$"}, ["$", "$$", "$\n", "a"]),
     ({"pattern": "b"}, ["abc", "a"]),
     ({"uniqueItems": True}, [[1, True], [1, 1.0], [[1], [True]], [{"a": 1}, {"a": True}]]),
     ({"uniqueItems": True}, [[{"a": 1}, {"a": 1}], [0, False], ["a", "a"], "aa", []]),
@@ -218,7 +226,7 @@ def test_compiled_corner_cases_match_jsonschema(
 ) -> None:
     check = compile_one(schema)
     for instance in instances:
-        expected = Draft202012Validator(schema).is_valid(instance)
+        expected = ContractValidator(schema).is_valid(instance)
         assert check(instance) == expected, (schema, instance)
 
 
@@ -286,3 +294,23 @@ def test_a_predicate_jsonschema_disagrees_with_still_refuses(
     monkeypatch.setattr(contract, "predicate", lambda name: lambda instance: False)
     with pytest.raises(ContractError, match="not by jsonschema"):
         validate("payload-sales", VALID["payload-sales"][0])
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "valid"),
+    [
+        ("payload-sales", "000000000005", True),
+        ("payload-sales", "000000000005\n", False),  # Python's $ would let the newline pass
+        ("payload-sales", "00000000000٥", False),  # a non-ASCII digit
+    ],
+)
+def test_patterns_mean_what_json_schema_says(schema: str, value: str, valid: bool) -> None:
+    """JSON Schema patterns are ECMA-262: ``$`` is the end of the text and digits are ASCII.
+    Both the compiled check and the jsonschema message path read them that way."""
+    sale = {"sale_id": "1", "account_id": "1", "amount_fen": 1, "tariff_version": "1"}
+    instance = {**sale, "meter": value}
+    assert contract.predicate(schema)(instance) is valid
+    assert contract.validator(schema).is_valid(instance) is valid
+    if not valid:
+        with pytest.raises(ContractError, match=r"\$\.meter"):
+            validate(schema, instance)
