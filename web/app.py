@@ -10,7 +10,8 @@ typed app keys (:mod:`web.keys`)::
 
 ``services`` (gateway.services.Services) carries every workflow page and API; ``reading``
 (gateway.reading.ReadingRuntime) the F7.5 read-all / read-one buttons. Without them those
-pages answer E614 "not connected".
+pages answer E614 "not connected". ``printer`` (web.config.PrinterConfig) is the receipt
+printer of 【小票打印】; without one the button is not shown (and its routes answer E617).
 
 Serve it with :func:`web.server.start` (HTTPS plus the redirecting HTTP port).
 """
@@ -31,7 +32,7 @@ from aiohttp import web
 from gateway.reading.runtime import ReadingRuntime
 from gateway.store.clock import Clock, system_clock
 from gateway.store.database import Database
-from web.config import WebConfig
+from web.config import PrinterConfig, WebConfig
 from web.frames import FrameFeed
 from web.i18n import Translations
 from web.jobs import JobBoard
@@ -42,6 +43,7 @@ from web.keys import (
     FRAMES,
     JOBS,
     ONCE,
+    PRINTER,
     READING,
     ROUTES,
     SERVICES,
@@ -85,6 +87,7 @@ def route_tables() -> list[RouteTable]:
         organisation,
         queries,
         receipt_designer,
+        receipt_printer,
         refunds,
         replacement,
         results,
@@ -115,6 +118,7 @@ def route_tables() -> list[RouteTable]:
         refunds.routes,
         replacement.routes,
         results.routes,
+        receipt_printer.routes,
         meter_tools.routes,
         monitoring.routes,
         openapi_doc.routes,
@@ -156,6 +160,7 @@ def create_app(
     reading: ReadingRuntime | None = None,
     work_dir: str | Path | None = None,
     extra_routes: list[RouteTable] | None = None,
+    printer: PrinterConfig | None = None,
 ) -> web.Application:
     config = config or WebConfig()
     app = web.Application(
@@ -181,6 +186,7 @@ def create_app(
     app[TEXTS] = Translations.load()
     app[TEMPLATES] = make_environment()
     app[WORK_DIR] = str(work_dir or tempfile.gettempdir())
+    app[PRINTER] = printer or PrinterConfig()
     routes = Routes([*route_tables(), *(extra_routes or [])])
     app[ROUTES] = routes
     routes.add_to(app.router)

@@ -81,3 +81,48 @@ class WebConfig:
     @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
+
+
+PrinterKind = Literal["none", "network", "device"]
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    """``[printer]``: an optional ESC/POS receipt printer for 【小票打印】 (direct printing).
+
+    ``network``: raw TCP to ``host``:``port`` (9100, "JetDirect"/"RAW" on every network receipt
+    printer); ``device``: a device file, the kernel usblp driver's ``/dev/usb/lp0`` for a USB
+    printer. ``none`` (the default) hides the button; receipts print from the browser.
+    """
+
+    kind: PrinterKind = "none"
+    host: str = ""
+    port: int = 9100
+    path: str = "/dev/usb/lp0"
+    # Roll width: 58 mm prints 32 columns (16 Chinese characters), 80 mm 48 (24).
+    paper: Literal[58, 80] = 58
+    cut: bool = True  # partial cut after the receipt (printers without a cutter ignore it)
+    connect_timeout_ms: int = 3000
+    write_timeout_ms: int = 10000
+
+    def __post_init__(self) -> None:
+        if self.kind == "network" and not self.host.strip():
+            raise ConfigError("host", "a network printer needs its host name or IP address")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError("port", f"must be a port number 1..65535, got {self.port}")
+        if self.kind == "device" and not self.path.startswith("/"):
+            raise ConfigError("path", f"must be an absolute device path, got {self.path!r}")
+        for name in ("connect_timeout_ms", "write_timeout_ms"):
+            if not 100 <= getattr(self, name) <= 60_000:
+                raise ConfigError(name, "must be between 100 and 60000")
+
+    @property
+    def enabled(self) -> bool:
+        return self.kind != "none"
+
+    @property
+    def target(self) -> str:
+        """Where the printer is, as shown in messages: ``192.0.2.7:9100`` or the device path."""
+        if self.kind == "network":
+            return f"{self.host}:{self.port}"
+        return self.path if self.kind == "device" else ""

@@ -57,6 +57,11 @@ NOT_FOUND = "E613"
 NOT_AVAILABLE = "E614"
 SELF_LOCKOUT = "E615"
 BAD_REQUEST = "E616"
+# The receipt printer ([printer], 【小票打印】): none configured; cannot be reached (off, refused,
+# no device, no answer to the connection); stopped answering while the receipt was being sent.
+PRINTER_NOT_CONFIGURED = "E617"
+PRINTER_UNREACHABLE = "E618"
+PRINTER_FAILED = "E619"
 
 # Keys of the texts above, so the catalogue test sees them.
 WEB_CODES = (
@@ -75,6 +80,9 @@ WEB_CODES = (
     N_("error.E614"),
     N_("error.E615"),
     N_("error.E616"),
+    N_("error.E617"),
+    N_("error.E618"),
+    N_("error.E619"),
     N_("error.E699"),
 )
 

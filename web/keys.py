@@ -11,7 +11,7 @@ from gateway.reading.runtime import ReadingRuntime
 from gateway.store.clock import Clock
 from gateway.store.database import Database
 from gateway.store.operators import Operator
-from web.config import WebConfig
+from web.config import PrinterConfig, WebConfig
 from web.frames import FrameFeed
 from web.i18n import Lang, Translations
 from web.jobs import JobBoard
@@ -40,6 +40,8 @@ JOBS = web.AppKey("jobs", JobBoard)
 ONCE = web.AppKey("once", OnceGuard)
 # Folder for temporary files (uploads being checked, exports being built).
 WORK_DIR = web.AppKey("work_dir", str)
+# The receipt printer for 【小票打印】 ([printer]; kind "none" hides the button).
+PRINTER = web.AppKey("printer", PrinterConfig)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from web import formatting
 from web.errors import Described, WebError, describe
 from web.i18n import Lang
-from web.keys import CONFIG, CONTEXT, ROUTES, TEMPLATES, TEXTS, RequestContext
+from web.keys import CONFIG, CONTEXT, PRINTER, ROUTES, TEMPLATES, TEXTS, RequestContext
 from web.menu import MENU, MenuSection, section_of
 from web.routes import SIGNED_IN
 
@@ -111,6 +111,8 @@ def page_context(request: web.Request) -> dict[str, Any]:
         "flashes": flashes,
         "frames": False,
         "request_path": request.path,
+        # 【小票打印】 next to the browser print buttons when a receipt printer is configured.
+        "direct_print": request.app[PRINTER].enabled,
     }
 
 

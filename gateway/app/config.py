@@ -20,7 +20,7 @@ from gateway.panel.config import PanelConfig
 from gateway.reading.config import ReadingConfig
 from gateway.sync.config import MqttConfig
 from gateway.typedconfig import ConfigError, from_dict
-from web.config import WebConfig
+from web.config import PrinterConfig, WebConfig
 
 DEFAULT_PATH = "/etc/prepaid-gateway/gateway.toml"
 
@@ -61,6 +61,7 @@ class GatewayConfig:
     panel: PanelConfig = field(default_factory=PanelConfig)
     update: UpdateConfig = field(default_factory=UpdateConfig)
     reading: ReadingConfig = field(default_factory=ReadingConfig)
+    printer: PrinterConfig = field(default_factory=PrinterConfig)
 
     def __post_init__(self) -> None:
         check_buses(self.buses)

@@ -214,6 +214,7 @@ class Gateway:
             status=self.status,
             reading=self.reading,
             extra_routes=[web_extras.routes, *self.extra_routes],
+            printer=self.config.printer,
         )
         app[web_extras.PANEL] = self.panel
         self.web_servers = await web_server.start(app, cfg)

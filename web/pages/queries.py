@@ -22,7 +22,7 @@ from web.keys import CLOCK, CONFIG, DATABASE, TEXTS, context, operator
 from web.pages.common import described, is_operator_error, page_number
 from web.pages.receipt_designer import load_template
 from web.queries import QUERIES, ColumnDef, QuerySpec, paged_iterator
-from web.receipts import place, values_for
+from web.receipts import Placed, ReceiptTemplate, place, values_for
 from web.render import json_response, render
 from web.routes import QueryParam, RouteTable
 from web.schemas import answers, obj, page_of
@@ -239,6 +239,15 @@ async def render_receipt(
     request: web.Request, receipt: receipts.Receipt, *, copy: bool
 ) -> web.StreamResponse:
     """A receipt record printed with the current template (copy: the 副本 watermark)."""
+    template, placed = await placed_receipt(request, receipt)
+    return render(request, "receipt.html", template=template, placed=placed, copy=copy)
+
+
+async def placed_receipt(
+    request: web.Request, receipt: receipts.Receipt
+) -> tuple[ReceiptTemplate, list[Placed]]:
+    """The current template and its elements with this receipt's texts, in the operator's
+    language: what the HTML receipt shows and the receipt printer prints."""
     t = _texts(request)
     org = await request.app[DATABASE].read(siteinfo.get_organisation)
     template = await load_template(request)
@@ -250,9 +259,7 @@ async def render_receipt(
         created_at=receipt.created_at,
         kind_label=t(f"receipt_kind.{receipt.kind}"),
     )
-    return render(
-        request, "receipt.html", template=template, placed=place(template, values, t), copy=copy
-    )
+    return template, place(template, values, t)
 
 
 def _with_vend_facts(c: Conn, receipt: receipts.Receipt) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from gateway.store.database import Database
 from gateway.store.operators import NewOperator, Operator
 from tests.support.site import Site, running_site
 from web.app import create_app
-from web.config import WebConfig
+from web.config import PrinterConfig, WebConfig
 from web.frames import FrameFeed, from_trace
 from web.keys import DATABASE, SESSIONS
 from web.security.sessions import COOKIE
@@ -192,3 +194,60 @@ async def reading_client(
             yield test_client
     finally:
         await runtime.stop()
+
+
+# ---- a receipt printer: a real TCP listener standing in for a network ESC/POS printer -------
+
+
+class PrinterStandIn:
+    """A raw-TCP "printer" on 127.0.0.1: every connection's bytes, as received."""
+
+    def __init__(self) -> None:
+        self.jobs: list[bytes] = []
+        self.received = asyncio.Event()
+        self.server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _job(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.jobs.append(await reader.read())  # until the gateway closes its side
+        self.received.set()
+        writer.close()
+
+    async def next_job(self) -> bytes:
+        await asyncio.wait_for(self.received.wait(), 5)
+        self.received.clear()
+        return self.jobs[-1]
+
+
+@pytest.fixture
+async def printer_stand_in() -> AsyncIterator[PrinterStandIn]:
+    stand_in = PrinterStandIn()
+    stand_in.server = await asyncio.start_server(stand_in._job, "127.0.0.1", 0)
+    async with stand_in.server:
+        yield stand_in
+
+
+@pytest.fixture
+def printing_client(
+    site: Site, config: WebConfig, tmp_path: Path
+) -> Callable[[PrinterConfig], AbstractAsyncContextManager[TestClient]]:  # type: ignore[type-arg]
+    """The site's web app with a receipt printer: ``async with printing_client(cfg) as c``."""
+
+    @asynccontextmanager
+    async def open_client(printer: PrinterConfig) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+        app = create_app(
+            site.db,
+            config=config,
+            clock=site.clock.now,
+            services=site.services,
+            work_dir=tmp_path,
+            printer=printer,
+        )
+        async with TestClient(TestServer(app)) as test_client:
+            yield test_client
+
+    return open_client
