@@ -44,6 +44,7 @@ from web.keys import (
     JOBS,
     ONCE,
     PRINTER,
+    PRINTER_LOCK,
     READING,
     ROUTES,
     SERVICES,
@@ -187,6 +188,7 @@ def create_app(
     app[TEMPLATES] = make_environment()
     app[WORK_DIR] = str(work_dir or tempfile.gettempdir())
     app[PRINTER] = printer or PrinterConfig()
+    app[PRINTER_LOCK] = asyncio.Lock()
     routes = Routes([*route_tables(), *(extra_routes or [])])
     app[ROUTES] = routes
     routes.add_to(app.router)

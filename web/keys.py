@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import jinja2
@@ -42,6 +43,8 @@ ONCE = web.AppKey("once", OnceGuard)
 WORK_DIR = web.AppKey("work_dir", str)
 # The receipt printer for 【小票打印】 ([printer]; kind "none" hides the button).
 PRINTER = web.AppKey("printer", PrinterConfig)
+# One job at a time: two receipts must not interleave on the device or race for "original".
+PRINTER_LOCK = web.AppKey("printer_lock", asyncio.Lock)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from gateway.store.receipts import Receipt
 from web import escpos, printer
 from web.audit import audited, log_failure
 from web.errors import FORBIDDEN, PRINTER_NOT_CONFIGURED, WebError
-from web.keys import DATABASE, PRINTER, context, operator
+from web.keys import DATABASE, PRINTER, PRINTER_LOCK, context, operator
 from web.pages.common import described
 from web.pages.queries import placed_receipt
 from web.render import flash_key, json_response
@@ -59,28 +59,28 @@ async def print_direct(request: web.Request, number: int, *, reprint: bool) -> D
         raise WebError(PRINTER_NOT_CONFIGURED, 409)
     db = request.app[DATABASE]
     receipt = await db.read(receipts.get, number)
-    printed = await db.read(receipts.prints, number)
-    copy = reprint or any(not p.copy for p in printed)
-    if copy and not context(request).can("receipts.reprint"):
-        raise WebError(FORBIDDEN, 403)
     _, placed = await placed_receipt(request, receipt)
-    job = escpos.receipt_bytes(
-        escpos.lines_from_placed(placed), paper=config.paper, copy=copy, cut=config.cut
-    )
-    action = "receipt.reprint" if copy else "receipt.print"
-    target = f"receipt:{number}"
-    detail: dict[str, Any] = {"printer": config.kind, "at": config.target, "bytes": len(job)}
-    try:
-        await printer.send(config, job)
-    except WebError as exc:
-        await log_failure(request, action, target, exc, detail)
-        raise
+    lines = escpos.lines_from_placed(placed)
     me = operator(request)
+    async with request.app[PRINTER_LOCK]:
+        printed = await db.read(receipts.prints, number)
+        copy = reprint or any(not p.copy for p in printed)
+        if copy and not context(request).can("receipts.reprint"):
+            raise WebError(FORBIDDEN, 403)
+        job = escpos.receipt_bytes(lines, paper=config.paper, copy=copy, cut=config.cut)
+        action = "receipt.reprint" if copy else "receipt.print"
+        target = f"receipt:{number}"
+        detail: dict[str, Any] = {"printer": config.kind, "at": config.target, "bytes": len(job)}
+        try:
+            await printer.send(config, job)
+        except WebError as exc:
+            await log_failure(request, action, target, exc, detail)
+            raise
 
-    def record(c: Conn) -> None:
-        receipts.record_print(c, number, operator_id=me.id, copy=copy)
+        def record(c: Conn) -> None:
+            receipts.record_print(c, number, operator_id=me.id, copy=copy)
 
-    await audited(request, action, target, record, detail=detail)
+        await audited(request, action, target, record, detail=detail)
     return DirectPrint(receipt, copy, len(job))
 
 
