@@ -97,7 +97,7 @@ def test_main_unit_is_what_the_appliance_needs() -> None:
         "Restart=always",
         "StartLimitAction=reboot",
         "User=prepaid-gateway",
-        "SupplementaryGroups=dialout i2c gpio",
+        "SupplementaryGroups=dialout i2c gpio lp",
         "ProtectSystem=strict",
         "StateDirectory=prepaid-gateway",
         "MemoryDenyWriteExecute=yes",
