@@ -20,7 +20,7 @@ import enum
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from gateway.store import canonical
 from gateway.store.conn import Conn
@@ -211,44 +211,33 @@ def create(c: Conn, new: NewVend) -> tuple[Vend, bool]:
     return Vend.from_row(rows[0]), True
 
 
-def transition(
-    c: Conn,
-    vend_id: int,
-    to: VendState,
-    *,
-    error: str | None = None,
-    count_after: int | None = None,
-    result: Mapping[str, Any] | None = None,
-) -> Vend:
+class Changes(TypedDict, total=False):
+    """What a transition may set besides the state."""
+
+    error: str | None
+    count_after: int | None
+    result: Mapping[str, Any] | None  # merged into the stored result (JSON merge patch)
+
+
+def transition(c: Conn, vend_id: int, to: VendState, **changes: Unpack[Changes]) -> Vend:
     """Move a vend to ``to`` (E307 if not allowed). ``result`` is merged into the stored
     result document (JSON merge patch: a key set to None is removed)."""
-    rows = _update(c, vend_id, to, error, count_after, result, f"RETURNING {_COLUMNS}")
+    rows = _update(c, vend_id, to, changes, f"RETURNING {_COLUMNS}")
     return Vend.from_row(rows[0])
 
 
-def advance(
-    c: Conn,
-    vend_id: int,
-    to: VendState,
-    *,
-    error: str | None = None,
-    count_after: int | None = None,
-    result: Mapping[str, Any] | None = None,
-) -> None:
+def advance(c: Conn, vend_id: int, to: VendState, **changes: Unpack[Changes]) -> None:
     """``transition`` for a writer that does not need the row back (a sale's commit: reading
     and parsing the row again is a noticeable part of it)."""
-    _update(c, vend_id, to, error, count_after, result, "RETURNING id")
+    _update(c, vend_id, to, changes, "RETURNING id")
 
 
 def _update(
-    c: Conn,
-    vend_id: int,
-    to: VendState,
-    error: str | None,
-    count_after: int | None,
-    result: Mapping[str, Any] | None,
-    returning: str,
+    c: Conn, vend_id: int, to: VendState, changes: Changes, returning: str
 ) -> list[sqlite3.Row]:
+    error = changes.get("error")
+    count_after = changes.get("count_after")
+    result = changes.get("result")
     target = VendState(to)
     require_int("count_after", count_after, optional=True)
     try:

@@ -9,9 +9,11 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.link.timing import LineTiming
@@ -144,17 +146,21 @@ async def site_client(site: Site, config: WebConfig, tmp_path: Path) -> AsyncIte
     composition root wires them)."""
     feed = FrameFeed()
     remove = site.buses.add_trace_hook(lambda event: feed.publish(from_trace(event)))
-    app = create_app(
+    async with TestClient(TestServer(site_app(site, config, tmp_path, frames=feed))) as client:
+        yield client
+    remove()
+
+
+def site_app(site: Site, config: WebConfig, tmp_path: Path, **options: Any) -> web.Application:
+    """The web app on the site's services (``options``: frames, printer, ... of create_app)."""
+    return create_app(
         site.db,
         config=config,
         clock=site.clock.now,
         services=site.services,
-        frames=feed,
         work_dir=tmp_path,
+        **options,
     )
-    async with TestClient(TestServer(app)) as test_client:
-        yield test_client
-    remove()
 
 
 async def cashier(client: TestClient, permissions: Iterable[str] | None = None) -> str:  # type: ignore[type-arg]
@@ -239,15 +245,7 @@ def printing_client(
 
     @asynccontextmanager
     async def open_client(printer: PrinterConfig) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-        app = create_app(
-            site.db,
-            config=config,
-            clock=site.clock.now,
-            services=site.services,
-            work_dir=tmp_path,
-            printer=printer,
-        )
-        async with TestClient(TestServer(app)) as test_client:
-            yield test_client
+        async with TestClient(TestServer(site_app(site, config, tmp_path, printer=printer))) as c:
+            yield c
 
     return open_client
