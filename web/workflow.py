@@ -32,7 +32,7 @@ from web.formatting import kwh, yuan
 from web.forms import Fields
 from web.frames import note
 from web.keys import DATABASE, FRAMES, ONCE, READING, SERVICES, TEXTS, context, operator
-from web.once import new_nonce
+from web.once import api_key, new_nonce
 from web.pages.common import described, is_operator_error
 from web.render import flash, redirect, render, status_of
 
@@ -86,6 +86,15 @@ async def once(request: web.Request, key: str, work: Callable[[], Awaitable[T]])
 
 def path_int(request: web.Request, name: str = "id") -> int:
     return int(request.match_info[name])
+
+
+async def api_purchase(request: web.Request, sell: Callable[[int, int, str], Awaitable[T]]) -> T:
+    """An API purchase on the account in the path: ``{"amount", "idempotency_key"}`` in the
+    body, ``sell(account_id, amount_fen, key)`` run once per key (comm or card, open or daily)."""
+    account_id = path_int(request)
+    fields = await Fields.from_json(request)
+    amount, key = fields.yuan("amount"), api_key(fields)
+    return await once(request, key, lambda: sell(account_id, amount, key))
 
 
 def safe_back(value: str | None, default: str) -> str:

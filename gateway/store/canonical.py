@@ -12,43 +12,26 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.exact import find_inexact
 from gateway.store.errors import InvalidValueError
 
 GENESIS = "0" * 64
 
 
-_SCALARS = frozenset({str, int, bool, type(None)})
-
-
-def _refuse_floats(value: Any, path: str) -> None:
-    # The exact-type checks first: stored documents are mostly flat dicts of str/int, and the
-    # abstract Mapping check costs more than the whole scan of such a dict.
-    kind = type(value)
-    if kind in _SCALARS:
+def _refuse_inexact(value: Any) -> None:
+    # Non-text keys too: json.dumps would turn an int key into text, 1 and "1" one key.
+    found = find_inexact(value, text_keys=True)
+    if found is None:
         return
-    if kind is dict:
-        items = value.items()
-    elif isinstance(value, float):
-        raise InvalidValueError(f"{path or 'value'} is a float ({value!r}); use integer units")
-    elif isinstance(value, Mapping):
-        items = value.items()
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            if type(item) not in _SCALARS:
-                _refuse_floats(item, f"{path}[{index}]")
-        return
-    else:
-        return
-    for key, item in items:
-        if type(key) is not str:
-            raise InvalidValueError(f"{path or 'value'} has a non-text key {key!r}")
-        if type(item) not in _SCALARS:
-            _refuse_floats(item, f"{path}.{key}" if path else key)
+    where = found.path or "value"
+    if found.key:
+        raise InvalidValueError(f"{where} has a non-text key {found.value!r}")
+    raise InvalidValueError(f"{where} is a float ({found.value!r}); use integer units")
 
 
 def dumps(value: Any) -> str:
     """Canonical JSON text of ``value`` (mappings, lists, str, int, bool, None)."""
-    _refuse_floats(value, "")
+    _refuse_inexact(value)
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except TypeError as exc:

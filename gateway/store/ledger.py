@@ -263,13 +263,6 @@ def for_account(c: Conn, account_id: int, *, after_id: int = 0) -> list[Entry]:
     ]
 
 
-def for_vend(c: Conn, vend_id: int) -> list[Entry]:
-    return [
-        Entry.from_row(r)
-        for r in c.all(f"SELECT {_COLUMNS} FROM ledger WHERE vend_id = ? ORDER BY id", (vend_id,))
-    ]
-
-
 def for_meter(c: Conn, meter_id: int, *, after_id: int = 0) -> list[Entry]:
     """Rows whose value went to one meter (reconciliation of its registers)."""
     accounts = (

@@ -145,11 +145,6 @@ def for_vend(c: Conn, vend_id: int) -> list[Receipt]:
     ]
 
 
-def for_ledger(c: Conn, ledger_id: int) -> Receipt | None:
-    row = c.one("SELECT * FROM receipts WHERE ledger_id = ? ORDER BY number LIMIT 1", (ledger_id,))
-    return None if row is None else Receipt.from_row(row)
-
-
 def record_print(c: Conn, number: int, *, operator_id: int | None, copy: bool) -> ReceiptPrint:
     """Log a print; ``copy`` is True for every reprint (the paper must say so)."""
     get(c, number)

@@ -3,6 +3,7 @@ buttons, through web.cardflows). Money cards are exactly once per ``idempotency_
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from web.schemas import (
     nullable,
     obj,
 )
-from web.workflow import once, path_int, refund_json, sale_json
+from web.workflow import api_purchase, once, path_int, refund_json, sale_json
 
 from .customers import ID, PURCHASE_BODY, SERVICE_ANSWERS
 from .refunds import REFUND_BODY
@@ -50,12 +51,8 @@ def _card(answer: Any) -> dict[str, Any]:
 async def _purchase(
     request: web.Request, flow: Callable[[web.Request, int, int, str], Awaitable[Any]]
 ) -> web.StreamResponse:
-    """A purchase on the card in the reader (the opening one or a daily one: ``flow``), exactly
-    once per idempotency key."""
-    account_id = path_int(request)
-    fields = await Fields.from_json(request)
-    amount, key = fields.yuan("amount"), api_key(fields)
-    result = await once(request, key, lambda: flow(request, account_id, amount, key))
+    """A purchase on the card in the reader (the opening one or a daily one: ``flow``)."""
+    result = await api_purchase(request, functools.partial(flow, request))
     return json_response(_card_sale(result))
 
 

@@ -26,7 +26,7 @@ from web import charts, formatting
 from web.errors import Described
 from web.forms import Fields
 from web.keys import CLOCK, DATABASE, SERVICES, context
-from web.once import api_key, form_key, new_nonce
+from web.once import form_key, new_nonce
 from web.render import flash_key, json_response, redirect, render
 from web.routes import SIGNED_IN, RouteTable
 from web.schemas import (
@@ -47,6 +47,7 @@ from web.workflow import (
     account_json,
     account_view,
     actor_of,
+    api_purchase,
     attempt,
     once,
     path_int,
@@ -535,14 +536,8 @@ async def api_account(request: web.Request) -> web.StreamResponse:
     responses=answers(obj({"sale": SALE_RESULT}), *SERVICE_ANSWERS),
 )
 async def api_open_purchase(request: web.Request) -> web.StreamResponse:
-    account_id = path_int(request)
-    fields = await Fields.from_json(request)
-    amount = fields.yuan("amount")
-    key = api_key(fields)
-    services = services_of(request)
-    actor = actor_of(request)
-    result = await once(
-        request, key, lambda: services.open_purchase(actor, account_id, amount, key)
+    result = await api_purchase(
+        request, lambda *sale: services_of(request).open_purchase(actor_of(request), *sale)
     )
     return json_response({"sale": sale_json(result)})
 

@@ -16,7 +16,7 @@ from gateway.services.meter_ops import MeterParameters
 from gateway.store import customers
 from web.forms import Fields
 from web.keys import DATABASE
-from web.once import api_key, form_key
+from web.once import form_key
 from web.quote import quote
 from web.render import json_response
 from web.routes import QueryParam, RouteTable
@@ -24,6 +24,7 @@ from web.schemas import SALE_RESULT, STRING, answers, obj
 from web.workflow import (
     Outcome,
     actor_of,
+    api_purchase,
     attempt,
     once,
     path_int,
@@ -132,14 +133,8 @@ async def daily_purchase(request: web.Request) -> web.StreamResponse:
     responses=answers(obj({"sale": SALE_RESULT}), *SERVICE_ANSWERS),
 )
 async def api_daily_purchase(request: web.Request) -> web.StreamResponse:
-    account_id = path_int(request)
-    fields = await Fields.from_json(request)
-    amount = fields.yuan("amount")
-    key = api_key(fields)
-    services = services_of(request)
-    actor = actor_of(request)
-    result = await once(
-        request, key, lambda: services.daily_purchase(actor, account_id, amount, key)
+    result = await api_purchase(
+        request, lambda *sale: services_of(request).daily_purchase(actor_of(request), *sale)
     )
     return json_response({"sale": sale_json(result)})
 
