@@ -21,8 +21,10 @@ from typing import Any, Final, cast
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
+from gateway.exact import find_inexact
 from gateway.sync.schema_compile import CompiledSchemas, Predicate, ecma_regex
 
 CONTRACT_VERSION: Final = "1.0"
@@ -154,29 +156,6 @@ def _no_float(_: str) -> int:
 def loads_strict(data: bytes | str) -> Any:
     """json.loads that refuses floats, NaN and Infinity: exact values only on this contract."""
     return json.loads(data, parse_float=_no_float, parse_constant=_no_float)
-
-
-def find_float(value: object, path: str = "$") -> str | None:
-    """Path of the first float inside ``value``, or None. Floats never carry money here."""
-    if isinstance(value, float):
-        return path
-    # Strings, ints and None are most of every payload: skipping them here spares a call and
-    # a path string each (this runs on every outbox event, inside the write transaction).
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if isinstance(v, str | int) or v is None:
-                continue
-            found = find_float(v, f"{path}.{k}")
-            if found:
-                return found
-    elif isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            if isinstance(v, str | int) or v is None:
-                continue
-            found = find_float(v, f"{path}[{i}]")
-            if found:
-                return found
-    return None
 
 
 def canonical_json(obj: Mapping[str, object]) -> bytes:
@@ -326,10 +305,20 @@ def load_schema(name: str) -> dict[str, Any]:
     return data
 
 
+def _for_contract_validator(name: str) -> dict[str, Any]:
+    """The schema without its ``$schema``: jsonschema picks the validator class of a document
+    it descends into ($ref to another file) from that key, which would swap ContractValidator
+    (ECMA-262 patterns) for the stock draft 2020-12 one inside referenced files."""
+    schema = load_schema(name)
+    schema.pop("$schema", None)
+    return schema
+
+
 @cache
 def _registry() -> Registry[Any]:
     resources_ = [
-        (SCHEMA_BASE + f"{n}.json", Resource.from_contents(load_schema(n))) for n in SCHEMA_NAMES
+        (SCHEMA_BASE + f"{n}.json", DRAFT202012.create_resource(_for_contract_validator(n)))
+        for n in SCHEMA_NAMES
     ]
     return Registry().with_resources(resources_)
 
@@ -357,7 +346,7 @@ ContractValidator = cast(
 
 @cache
 def validator(name: str) -> Draft202012Validator:
-    return ContractValidator(load_schema(name), registry=_registry())
+    return ContractValidator(_for_contract_validator(name), registry=_registry())
 
 
 @cache
@@ -378,9 +367,9 @@ def schema_errors(name: str, instance: object) -> Iterator[tuple[str, str]]:
 
 def validate(name: str, instance: object) -> None:
     """Raise ContractError on the first (best) violation of schema ``name``; floats included."""
-    where = find_float(instance)
-    if where is not None:
-        raise ContractError(name, where, "floats are not allowed; use integer fen / 0.01 kWh")
+    found = find_inexact(instance, "$")
+    if found is not None:
+        raise ContractError(name, found.path, "floats are not allowed; use integer fen / 0.01 kWh")
     # The compiled predicate costs microseconds where jsonschema's $ref resolution costs
     # hundreds; jsonschema runs only on failure, so messages and the "best" error stay its own.
     if predicate(name)(instance):

@@ -314,3 +314,14 @@ def test_patterns_mean_what_json_schema_says(schema: str, value: str, valid: boo
     if not valid:
         with pytest.raises(ContractError, match=r"\$\.meter"):
             validate(schema, instance)
+
+
+def test_patterns_keep_their_meaning_inside_referenced_files() -> None:
+    """``event.json`` takes its payload schema from another file by $ref; the ECMA-262 reading
+    of patterns holds there too (jsonschema picks a validator per file from ``$schema``)."""
+    event = copy.deepcopy(next(e for e in VALID["event"] if e["stream"] == "sales"))
+    event["payload"]["meter"] = "000012345678\n"
+    assert contract.predicate("event")(event) is False
+    assert contract.validator("event").is_valid(event) is False
+    event["payload"]["meter"] = "000012345678"
+    assert contract.validator("event").is_valid(event) is True
